@@ -1,0 +1,208 @@
+//! Column builders that take parsed records straight into Arrow arrays.
+
+use crate::schema::flow_schema;
+use arrow::array::{
+    ArrayRef, Int32Builder, Int64Builder, MapBuilder, MapFieldNames, StringBuilder, new_null_array,
+};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use std::sync::Arc;
+use vpcflow_format::{FIELDS, FieldKind, Layout, Slot, Value};
+
+enum Column {
+    Int32(Int32Builder),
+    Int64(Int64Builder),
+    Utf8(StringBuilder),
+    Unknown(usize),
+}
+
+/// Builds record batches of the canonical schema from records of one layout and one source.
+///
+/// Columns the layout lacks are filled with nulls when the batch is finished, at no cost per
+/// row. Values are appended with no allocation per field.
+pub struct FlowBatchBuilder {
+    /// One column builder per slot of the layout, in slot order.
+    slots: Vec<Column>,
+    /// For each known field, the slot that carries it.
+    field_slot: Vec<Option<usize>>,
+    unknown_names: Vec<Box<str>>,
+    unknown: Option<MapBuilder<StringBuilder, StringBuilder>>,
+    lines: Int64Builder,
+    source: Arc<str>,
+    flow_log_id: Option<Arc<str>>,
+    rows: usize,
+}
+
+impl FlowBatchBuilder {
+    /// A builder for records of `layout` read from `source`, with capacity for `capacity` rows.
+    pub fn new(
+        layout: &Layout,
+        source: Arc<str>,
+        flow_log_id: Option<Arc<str>>,
+        capacity: usize,
+    ) -> Self {
+        let mut field_slot = vec![None; FIELDS.len()];
+        let mut unknown_names = Vec::new();
+        let slots = layout
+            .slots()
+            .iter()
+            .enumerate()
+            .map(|(pos, slot)| match slot {
+                Slot::Known(i) => {
+                    field_slot[*i] = Some(pos);
+                    match FIELDS[*i].kind {
+                        FieldKind::Int32 => Column::Int32(Int32Builder::with_capacity(capacity)),
+                        FieldKind::Int64 => Column::Int64(Int64Builder::with_capacity(capacity)),
+                        FieldKind::Utf8 => {
+                            Column::Utf8(StringBuilder::with_capacity(capacity, capacity * 12))
+                        }
+                    }
+                }
+                Slot::Unknown(name) => {
+                    unknown_names.push(name.clone());
+                    Column::Unknown(unknown_names.len() - 1)
+                }
+            })
+            .collect();
+        let unknown = (!unknown_names.is_empty()).then(|| {
+            MapBuilder::new(
+                Some(MapFieldNames {
+                    entry: "entries".into(),
+                    key: "keys".into(),
+                    value: "values".into(),
+                }),
+                StringBuilder::new(),
+                StringBuilder::new(),
+            )
+        });
+        Self {
+            slots,
+            field_slot,
+            unknown_names,
+            unknown,
+            lines: Int64Builder::with_capacity(capacity),
+            source,
+            flow_log_id,
+            rows: 0,
+        }
+    }
+
+    /// Rows appended since the last [`finish`](Self::finish).
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when no row is pending.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends one record: `values` holds one value per slot of the layout, as
+    /// [`vpcflow_format::RecordParser::parse`] returns them; `line` is its 1-based line.
+    pub fn append(&mut self, values: &[Value<'_>], line: u64) {
+        debug_assert_eq!(values.len(), self.slots.len());
+        for (col, value) in self.slots.iter_mut().zip(values) {
+            match (col, value) {
+                (Column::Int32(b), Value::Int(v)) => b.append_value(*v as i32),
+                (Column::Int64(b), Value::Int(v)) => b.append_value(*v),
+                (Column::Utf8(b), Value::Str(s)) => b.append_value(s),
+                (Column::Int32(b), _) => b.append_null(),
+                (Column::Int64(b), _) => b.append_null(),
+                (Column::Utf8(b), _) => b.append_null(),
+                (Column::Unknown(i), v) => {
+                    if let Some(m) = self.unknown.as_mut() {
+                        m.keys().append_value(&self.unknown_names[*i]);
+                        match v {
+                            Value::Str(s) => m.values().append_value(s),
+                            Value::Int(n) => m.values().append_value(n.to_string()),
+                            Value::Null => m.values().append_null(),
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(m) = self.unknown.as_mut() {
+            // Every key/value pair of this row was appended above; close the row's map.
+            let _ = m.append(true);
+        }
+        self.lines.append_value(line as i64);
+        self.rows += 1;
+    }
+
+    /// Finishes the pending rows into a batch of the canonical schema, or `None` when there
+    /// are none.
+    pub fn finish(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        let schema = flow_schema();
+        let rows = std::mem::take(&mut self.rows);
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        for (i, def) in FIELDS.iter().enumerate() {
+            let array: ArrayRef = match self.field_slot[i].map(|s| &mut self.slots[s]) {
+                Some(Column::Int32(b)) => Arc::new(b.finish()),
+                Some(Column::Int64(b)) => Arc::new(b.finish()),
+                Some(Column::Utf8(b)) => Arc::new(b.finish()),
+                _ => new_null_array(&crate::schema::data_type(def.kind), rows),
+            };
+            columns.push(array);
+        }
+        let unknown_type = schema.field(FIELDS.len()).data_type().clone();
+        columns.push(match self.unknown.as_mut() {
+            Some(m) => Arc::new(m.finish()),
+            None => new_null_array(&unknown_type, rows),
+        });
+        columns.push(match &self.flow_log_id {
+            Some(id) => Arc::new(arrow::array::StringArray::from_iter_values(
+                std::iter::repeat_n(&**id, rows),
+            )),
+            None => new_null_array(&arrow::datatypes::DataType::Utf8, rows),
+        });
+        columns.push(Arc::new(arrow::array::StringArray::from_iter_values(
+            std::iter::repeat_n(&*self.source, rows),
+        )));
+        columns.push(Arc::new(self.lines.finish()));
+        RecordBatch::try_new(schema, columns).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Int32Type, Int64Type};
+    use vpcflow_format::RecordParser;
+
+    #[test]
+    fn builds_canonical_batches() {
+        let layout = Layout::parse_format("${srcport} ${bytes} ${az-id} ${future-thing}").unwrap();
+        let parser = RecordParser::new(layout.clone());
+        let mut b = FlowBatchBuilder::new(&layout, "f.log".into(), Some("fl-1".into()), 4);
+        let mut vals = Vec::new();
+        for (n, line) in ["443 100 use1-az1 x", "- 5 - -"].iter().enumerate() {
+            parser.parse(line.as_bytes(), &mut vals).unwrap();
+            b.append(&vals, n as u64 + 1);
+        }
+        let batch = b.finish().unwrap().unwrap();
+        assert!(b.finish().unwrap().is_none());
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.schema(), flow_schema());
+        let port = batch.column_by_name("srcport").unwrap().as_primitive::<Int32Type>();
+        assert_eq!(port.value(0), 443);
+        assert!(port.is_null(1));
+        let bytes = batch.column_by_name("bytes").unwrap().as_primitive::<Int64Type>();
+        assert_eq!(bytes.values(), &[100, 5]);
+        assert_eq!(batch.column_by_name("version").unwrap().null_count(), 2);
+        let az = batch.column_by_name("az_id").unwrap().as_string::<i32>();
+        assert_eq!(az.value(0), "use1-az1");
+        let unknown = batch.column_by_name("unknown_fields").unwrap().as_map();
+        let keys = unknown.keys().as_string::<i32>();
+        assert_eq!(keys.value(0), "future-thing");
+        assert_eq!(unknown.values().as_string::<i32>().value(0), "x");
+        assert!(unknown.values().is_null(1));
+        let lines = batch.column_by_name("source_line").unwrap().as_primitive::<Int64Type>();
+        assert_eq!(lines.values(), &[1, 2]);
+        let id = batch.column_by_name("flow_log_id").unwrap().as_string::<i32>();
+        assert_eq!(id.value(1), "fl-1");
+    }
+}

@@ -1,0 +1,33 @@
+//! The canonical Arrow schema of vpcflow, the batch decoder that builds it from flow-log text,
+//! and the partitioned Parquet dataset it is written to.
+//!
+//! - [`flow_schema`]: one schema for every flow-log version, named and typed as AWS's own
+//!   Parquet delivery, plus provenance columns.
+//! - [`FlowDecoderBuilder`] / [`FlowDecoder`]: a push decoder, bytes in, hour-partitioned
+//!   [`arrow::record_batch::RecordBatch`]es and bad lines out.
+//! - [`dataset::DatasetWriter`]: Hive-partitioned Parquet files that appear only when complete.
+//!
+//! ```
+//! use vpcflow_arrow::{DecodeEvent, FlowDecoderBuilder};
+//! use vpcflow_format::Layout;
+//!
+//! let mut decoder = FlowDecoderBuilder::new(Layout::default_v2()).build_decoder("example.log".into(), None);
+//! let mut rows = 0;
+//! let mut emit = |e: DecodeEvent<'_>| if let DecodeEvent::Batch(_, b) = e { rows += b.num_rows() };
+//! decoder.decode(b"2 123456789010 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1439387263 1439387264 ACCEPT OK\n", true, &mut emit)?;
+//! decoder.finish(&mut emit)?;
+//! assert_eq!(rows, 1);
+//! # Ok::<(), arrow::error::ArrowError>(())
+//! ```
+#![deny(missing_docs)]
+
+mod builder;
+pub mod dataset;
+mod decoder;
+mod schema;
+
+pub use builder::FlowBatchBuilder;
+pub use decoder::{DecodeEvent, FlowDecoder, FlowDecoderBuilder};
+pub use schema::{
+    FLOW_LOG_ID, PARTITION_COLUMNS, SOURCE, SOURCE_LINE, UNKNOWN_FIELDS, data_type, flow_schema,
+};

@@ -1,0 +1,95 @@
+//! The one canonical Arrow schema for every flow-log version.
+
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use std::sync::{Arc, LazyLock};
+use vpcflow_format::{FIELDS, FieldKind};
+
+/// Column holding the fields of the input this version of vpcflow does not know, by name.
+pub const UNKNOWN_FIELDS: &str = "unknown_fields";
+/// Column holding the flow-log ID parsed from AWS's object name (`fl-...`), where present.
+pub const FLOW_LOG_ID: &str = "flow_log_id";
+/// Column holding the file path or object URI the record came from.
+pub const SOURCE: &str = "source";
+/// Column holding the 1-based line of the record in its source.
+pub const SOURCE_LINE: &str = "source_line";
+
+/// The Hive partition columns of the dataset, outermost first. They live in directory names,
+/// not in the Parquet files.
+pub const PARTITION_COLUMNS: [&str; 2] = ["date", "hour"];
+
+/// The Arrow type of a flow-log field kind.
+pub fn data_type(kind: FieldKind) -> DataType {
+    match kind {
+        FieldKind::Int32 => DataType::Int32,
+        FieldKind::Int64 => DataType::Int64,
+        FieldKind::Utf8 => DataType::Utf8,
+    }
+}
+
+/// The entry type of the `unknown_fields` map column.
+pub fn unknown_fields_entry() -> Arc<Field> {
+    Arc::new(Field::new(
+        "entries",
+        DataType::Struct(Fields::from(vec![
+            Field::new("keys", DataType::Utf8, false),
+            Field::new("values", DataType::Utf8, true),
+        ])),
+        false,
+    ))
+}
+
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields: Vec<Field> = FIELDS
+        .iter()
+        .map(|d| Field::new(d.column, data_type(d.kind), true))
+        .collect();
+    fields.push(Field::new(
+        UNKNOWN_FIELDS,
+        DataType::Map(unknown_fields_entry(), false),
+        true,
+    ));
+    fields.push(Field::new(FLOW_LOG_ID, DataType::Utf8, true));
+    fields.push(Field::new(SOURCE, DataType::Utf8, false));
+    fields.push(Field::new(SOURCE_LINE, DataType::Int64, false));
+    Arc::new(Schema::new(fields))
+});
+
+/// The canonical schema of the Parquet files: every known field as AWS's Parquet delivery
+/// names and types it, then `unknown_fields`, `flow_log_id`, `source` and `source_line`.
+pub fn flow_schema() -> SchemaRef {
+    SCHEMA.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_types() {
+        let s = flow_schema();
+        for c in [
+            "version",
+            "srcport",
+            "dstport",
+            "protocol",
+            "tcp_flags",
+            "traffic_path",
+        ] {
+            assert_eq!(s.field_with_name(c).unwrap().data_type(), &DataType::Int32);
+        }
+        for c in ["packets", "bytes", "start", "end"] {
+            assert_eq!(s.field_with_name(c).unwrap().data_type(), &DataType::Int64);
+        }
+        for c in [
+            "account_id",
+            "interface_id",
+            "log_status",
+            "flow_direction",
+            "az_id",
+            "next_hop_az_id",
+        ] {
+            assert_eq!(s.field_with_name(c).unwrap().data_type(), &DataType::Utf8);
+        }
+        assert_eq!(s.fields().len(), FIELDS.len() + 4);
+    }
+}

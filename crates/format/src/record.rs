@@ -1,0 +1,303 @@
+//! The nom parser for one flow-log record.
+
+use crate::fields::{END, FIELDS, FieldKind, START};
+use crate::layout::{Layout, Slot};
+use nom::{
+    IResult, Parser,
+    bytes::complete::take_till1,
+    character::complete::{space0, u64 as dec_u64},
+    combinator::all_consuming,
+    sequence::preceded,
+};
+
+/// One parsed field value, borrowed from the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// `-`: not applicable or not computed.
+    Null,
+    /// An integer field.
+    Int(i64),
+    /// A string field.
+    Str(&'a str),
+}
+
+/// Why a line is not a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineError {
+    /// The line has more or fewer fields than the layout.
+    #[error("expected {expected} fields, found {found}")]
+    FieldCount {
+        /// Fields in the layout.
+        expected: usize,
+        /// Fields on the line.
+        found: usize,
+    },
+    /// An integer field holds something else.
+    #[error("field `{field}`: {value:?} is not an integer")]
+    NotInteger {
+        /// The field's AWS name.
+        field: &'static str,
+        /// The offending text (shortened).
+        value: String,
+    },
+    /// An integer field is out of its type's range.
+    #[error("field `{field}`: {value} is out of range")]
+    OutOfRange {
+        /// The field's AWS name.
+        field: &'static str,
+        /// The value.
+        value: u64,
+    },
+    /// A field holds bytes that are not UTF-8.
+    #[error("field {position} is not valid UTF-8 text")]
+    NotUtf8 {
+        /// 1-based position of the field on the line.
+        position: usize,
+    },
+}
+
+/// `start`/`end` above this are taken as milliseconds (1e11 s is the year 5138).
+const MILLIS_THRESHOLD: i64 = 100_000_000_000;
+
+#[derive(Debug, Clone, Copy)]
+struct SlotPlan {
+    kind: FieldKind,
+    name: &'static str,
+    is_time: bool,
+}
+
+/// Parses lines of one layout into [`Value`]s, without allocating per field.
+#[derive(Debug, Clone)]
+pub struct RecordParser {
+    layout: Layout,
+    plan: Vec<SlotPlan>,
+}
+
+fn token(input: &[u8]) -> IResult<&[u8], &[u8]> {
+    preceded(space0, take_till1(|c| c == b' ' || c == b'\t')).parse(input)
+}
+
+fn shorten(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    if s.chars().count() > 40 {
+        format!("{}...", s.chars().take(40).collect::<String>())
+    } else {
+        s.into_owned()
+    }
+}
+
+impl RecordParser {
+    /// A parser for records of `layout`.
+    pub fn new(layout: Layout) -> Self {
+        let plan = layout
+            .slots()
+            .iter()
+            .map(|s| match s {
+                Slot::Known(i) => SlotPlan {
+                    kind: FIELDS[*i].kind,
+                    name: FIELDS[*i].name,
+                    is_time: *i == START || *i == END,
+                },
+                Slot::Unknown(_) => SlotPlan {
+                    kind: FieldKind::Utf8,
+                    name: "",
+                    is_time: false,
+                },
+            })
+            .collect();
+        Self { layout, plan }
+    }
+
+    /// The layout this parser reads.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Parses one line (without its line terminator; a trailing `\r` is ignored) into `out`,
+    /// one value per slot of the layout. On error `out` holds no meaningful values.
+    pub fn parse<'a>(&self, line: &'a [u8], out: &mut Vec<Value<'a>>) -> Result<(), LineError> {
+        out.clear();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut rest = line;
+        for (position, plan) in self.plan.iter().enumerate() {
+            let Ok((next, tok)) = token(rest) else {
+                return Err(LineError::FieldCount {
+                    expected: self.plan.len(),
+                    found: position,
+                });
+            };
+            rest = next;
+            match self.value(plan, position, tok) {
+                Ok(v) => out.push(v),
+                // A wrong field count explains a bad value better than the value does.
+                Err(e) => {
+                    let found = count_tokens(line);
+                    return Err(if found == self.plan.len() {
+                        e
+                    } else {
+                        LineError::FieldCount {
+                            expected: self.plan.len(),
+                            found,
+                        }
+                    });
+                }
+            }
+        }
+        let extra = count_tokens(rest);
+        if extra > 0 {
+            return Err(LineError::FieldCount {
+                expected: self.plan.len(),
+                found: self.plan.len() + extra,
+            });
+        }
+        Ok(())
+    }
+
+    fn value<'a>(
+        &self,
+        plan: &SlotPlan,
+        position: usize,
+        tok: &'a [u8],
+    ) -> Result<Value<'a>, LineError> {
+        if tok == b"-" {
+            return Ok(Value::Null);
+        }
+        match plan.kind {
+            FieldKind::Utf8 => std::str::from_utf8(tok)
+                .map(Value::Str)
+                .map_err(|_| LineError::NotUtf8 {
+                    position: position + 1,
+                }),
+            kind => {
+                let parsed: IResult<&[u8], u64> = all_consuming(dec_u64).parse(tok);
+                let Ok((_, n)) = parsed else {
+                    return Err(LineError::NotInteger {
+                        field: plan.name,
+                        value: shorten(tok),
+                    });
+                };
+                let limit = if kind == FieldKind::Int32 {
+                    i32::MAX as u64
+                } else {
+                    i64::MAX as u64
+                };
+                if n > limit {
+                    return Err(LineError::OutOfRange {
+                        field: plan.name,
+                        value: n,
+                    });
+                }
+                let mut v = n as i64;
+                if plan.is_time && v >= MILLIS_THRESHOLD {
+                    v /= 1000;
+                }
+                Ok(Value::Int(v))
+            }
+        }
+    }
+}
+
+fn count_tokens(mut rest: &[u8]) -> usize {
+    let mut n = 0;
+    while let Ok((next, _)) = token(rest) {
+        n += 1;
+        rest = next;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_default(line: &str) -> Result<Vec<Value<'_>>, LineError> {
+        let p = RecordParser::new(Layout::default_v2());
+        let mut out = Vec::new();
+        p.parse(line.as_bytes(), &mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn aws_accept_record() {
+        let v = parse_default("2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK").unwrap();
+        use Value::*;
+        assert_eq!(
+            v,
+            [
+                Int(2),
+                Str("123456789010"),
+                Str("eni-1235b8ca123456789"),
+                Str("172.31.16.139"),
+                Str("172.31.16.21"),
+                Int(20641),
+                Int(22),
+                Int(6),
+                Int(20),
+                Int(4249),
+                Int(1418530010),
+                Int(1418530070),
+                Str("ACCEPT"),
+                Str("OK")
+            ]
+        );
+    }
+
+    #[test]
+    fn dashes_are_null_and_runs_of_spaces_separate() {
+        let v = parse_default(
+            "2 123456789010 eni-1  - - - - - - -   1431280876 1431280934 - NODATA\r",
+        )
+        .unwrap();
+        assert_eq!(v[3], Value::Null);
+        assert_eq!(v[9], Value::Null);
+        assert_eq!(v[10], Value::Int(1431280876));
+        assert_eq!(v[13], Value::Str("NODATA"));
+    }
+
+    #[test]
+    fn milliseconds_become_seconds() {
+        let v = parse_default(
+            "2 123456789010 eni-4b118871 - - - - - - - 1512564058000 1512564059000 - SKIPDATA",
+        )
+        .unwrap();
+        assert_eq!(v[10], Value::Int(1512564058));
+        assert_eq!(v[11], Value::Int(1512564059));
+    }
+
+    #[test]
+    fn bad_lines() {
+        assert_eq!(
+            parse_default("bogus line"),
+            Err(LineError::FieldCount {
+                expected: 14,
+                found: 2
+            })
+        );
+        assert_eq!(
+            parse_default("2 1 eni-1 a b 1 2 6 1 2 3 4 ACCEPT OK extra more"),
+            Err(LineError::FieldCount {
+                expected: 14,
+                found: 16
+            })
+        );
+        assert_eq!(
+            parse_default("2 1 eni-1 a b 1 2 6 x1 2 3 4 ACCEPT OK")
+                .unwrap_err()
+                .to_string(),
+            "field `packets`: \"x1\" is not an integer"
+        );
+        assert_eq!(
+            parse_default("2 1 eni-1 a b 99999999999 2 6 1 2 3 4 ACCEPT OK")
+                .unwrap_err()
+                .to_string(),
+            "field `srcport`: 99999999999 is out of range"
+        );
+        let garbage = b"2 1 eni-\xff\xfe a b 1 2 6 1 2 3 4 ACCEPT OK";
+        let p = RecordParser::new(Layout::default_v2());
+        assert_eq!(
+            p.parse(garbage, &mut Vec::new()),
+            Err(LineError::NotUtf8 { position: 3 })
+        );
+    }
+}
