@@ -179,6 +179,23 @@ impl FlowDecoder {
         Ok(())
     }
 
+    /// Counts `text` as one bad line for `reason` (a line too long to buffer, or one cut off
+    /// where the input broke) and emits it.
+    pub fn reject_line(
+        &mut self,
+        text: &[u8],
+        reason: &'static str,
+        emit: &mut dyn FnMut(DecodeEvent<'_>),
+    ) {
+        self.line += 1;
+        self.bad_lines += 1;
+        emit(DecodeEvent::BadLine {
+            line: self.line,
+            error: LineError::Unreadable(reason),
+            text,
+        });
+    }
+
     /// Emits the pending rows of every hour.
     pub fn finish(&mut self, emit: &mut dyn FnMut(DecodeEvent<'_>)) -> Result<(), ArrowError> {
         self.flush(emit)

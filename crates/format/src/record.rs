@@ -55,6 +55,9 @@ pub enum LineError {
         /// 1-based position of the field on the line.
         position: usize,
     },
+    /// The line could not be read whole (too long, or cut off by the end of the input).
+    #[error("{0}")]
+    Unreadable(&'static str),
 }
 
 /// `start`/`end` above this are taken as milliseconds (1e11 s is the year 5138).

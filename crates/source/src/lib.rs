@@ -1,1 +1,42 @@
-//! placeholder
+//! Where flow-log records come from, and the ingest pipeline that takes them into the dataset.
+//!
+//! - [`local::discover`] lists the files of local paths (directories walked recursively).
+//! - [`ingest::ingest_files`] reads them in parallel (plain or multi-member gzip text), decodes
+//!   them with [`vpcflow_arrow::FlowDecoder`] and commits hour-partitioned Parquet files.
+#![deny(missing_docs)]
+
+pub mod ingest;
+pub mod local;
+
+pub use ingest::{IngestOptions, IngestSummary, Progress, ingest_files};
+
+/// An error that stops a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// A source named on the command line cannot be read.
+    #[error("{source_name}: {message}")]
+    Source {
+        /// Path or URI.
+        source_name: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The output directory cannot be used.
+    #[error("output {path}: {message}")]
+    Output {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// Writing the dataset failed.
+    #[error("writing the dataset: {0}")]
+    Dataset(#[from] vpcflow_arrow::dataset::DatasetError),
+    /// Building Arrow data failed.
+    #[error("{0}")]
+    Arrow(String),
+    /// `--strict` and a bad line or file: nothing was committed.
+    #[error("{0} (--strict: nothing was written)")]
+    Strict(String),
+}

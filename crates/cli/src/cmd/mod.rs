@@ -1,0 +1,64 @@
+//! One module per subcommand; clap structs mirror the flags, each `run` validates them first.
+
+mod ingest;
+mod query;
+mod schema;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+/// AWS VPC Flow Logs to a partitioned Parquet dataset, and SQL over it.
+#[derive(Debug, Parser)]
+#[command(name = "vpcflow", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read flow-log files (plain or gzip; directories walked recursively) into the dataset.
+    Ingest(ingest::Args),
+    /// Run SQL over the dataset (the table `flows`).
+    Query(query::Args),
+    /// Print the canonical schema of the dataset.
+    Schema(schema::Args),
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum Output {
+    /// Aligned text table.
+    #[default]
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Json,
+}
+
+impl From<Output> for vpcflow_report::OutputFormat {
+    fn from(o: Output) -> Self {
+        match o {
+            Output::Table => Self::Table,
+            Output::Csv => Self::Csv,
+            Output::Json => Self::Json,
+        }
+    }
+}
+
+/// Runs the command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Ingest(a) => ingest::run(a),
+        Command::Query(a) => query::run(a),
+        Command::Schema(a) => schema::run(a),
+    }
+}
+
+/// A tokio runtime for the commands that need one.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,29 @@
+use super::Output;
+use anyhow::Context;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Run SQL over the dataset.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The dataset directory (the `--out` of `vpcflow ingest`).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+    /// The SQL statement; the dataset is the table `flows`.
+    sql: String,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let rt = super::runtime()?;
+    let (schema, batches) = rt.block_on(async {
+        let ctx = vpcflow_report::open(&args.data).await?;
+        vpcflow_report::sql(&ctx, &args.sql).await
+    })
+    .context("query failed")?;
+    let mut out = std::io::stdout().lock();
+    vpcflow_report::write_output(&mut out, &schema, &batches, args.output.into())?;
+    Ok(ExitCode::SUCCESS)
+}
