@@ -15,11 +15,14 @@ pub struct InputFile {
 /// Files whose name marks them as not flow-log text.
 fn is_skipped(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.starts_with('.') || name.ends_with(".parquet") || name.ends_with(".md")
+    name.starts_with('.')
+        || [".parquet", ".md", ".json", ".toml"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
 }
 
 /// Lists the files of `sources`: a file is taken as it is, a directory is walked recursively
-/// (hidden files, Parquet and Markdown files skipped). Files come sorted by path, each once.
+/// (hidden files and Parquet, JSON, TOML and Markdown files skipped). Files come sorted by path, each once.
 pub fn discover(sources: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
     let mut out = Vec::new();
     for src in sources {

@@ -1,5 +1,6 @@
 //! One module per subcommand; clap structs mirror the flags, each `run` validates them first.
 
+mod generate;
 mod ingest;
 mod query;
 mod schema;
@@ -23,6 +24,8 @@ enum Command {
     Query(query::Args),
     /// Print the canonical schema of the dataset.
     Schema(schema::Args),
+    /// Write synthetic flow logs with known totals (for tests, benchmarks and demos).
+    Generate(generate::Args),
 }
 
 /// How results are printed.
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(a) => ingest::run(a),
         Command::Query(a) => query::run(a),
         Command::Schema(a) => schema::run(a),
+        Command::Generate(a) => generate::run(a),
     }
 }
 

@@ -1,0 +1,484 @@
+//! A generator of realistic VPC flow-log data whose totals are known by construction.
+//!
+//! It lays gzipped text objects out as AWS does in S3
+//! (`AWSLogs/{account}/vpcflowlogs/{region}/{yyyy}/{mm}/{dd}/{account}_vpcflowlogs_{region}_{fl-id}_{time}_{hash}.log.gz`,
+//! one object per 5-minute window, each with its header line) and writes beside them the
+//! inventory that `aws ec2 describe-subnets` / `describe-network-interfaces` would print and a
+//! `totals.json` with the answers the reports must give.
+//!
+//! The simulated VPC has subnets in three availability zones and instance ENIs in each. Traffic
+//! is a mix of ENI-to-ENI conversations (logged on both ends: egress at the sender, ingress at
+//! the receiver), internet egress and ingress, rejected scans from the internet, DNS queries
+//! to the VPC's reserved resolver addresses, and NODATA / SKIPDATA records.
+#![deny(missing_docs)]
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The account that owns everything generated.
+pub const ACCOUNT: &str = "123456789012";
+/// The region of everything generated.
+pub const REGION: &str = "us-east-1";
+/// The VPC of everything generated.
+pub const VPC: &str = "vpc-0a1b2c3d4e5f60718";
+/// The flow-log ID in the object names.
+pub const FLOW_LOG_ID: &str = "fl-0123456789abcdef0";
+/// The VPC's CIDR.
+pub const VPC_CIDR: &str = "10.0.0.0/16";
+
+/// The record layout of the generated objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenFormat {
+    /// AWS's default format (14 version-2 fields): no AZ, no direction.
+    V2,
+    /// The 29 fields up to version 5, in the order of AWS's example, with `az-id` and
+    /// `flow-direction`.
+    V5,
+}
+
+const V5_HEADER: &str = "version srcaddr dstaddr srcport dstport protocol start end type packets bytes account-id vpc-id subnet-id instance-id interface-id region az-id sublocation-type sublocation-id action tcp-flags pkt-srcaddr pkt-dstaddr pkt-src-aws-service pkt-dst-aws-service traffic-path flow-direction log-status";
+const V2_HEADER: &str =
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenOptions {
+    /// Output directory.
+    pub out: PathBuf,
+    /// Records to write, about (the last conversation may add one more).
+    pub records: u64,
+    /// Objects to write, one per 5-minute window.
+    pub files: u32,
+    /// Unix seconds of the first window.
+    pub start: i64,
+    /// Seed of the pseudo-random choices.
+    pub seed: u64,
+    /// Record layout.
+    pub format: GenFormat,
+    /// Instance ENIs per availability zone.
+    pub enis_per_az: usize,
+    /// Write a malformed line after every this many records (0: never).
+    pub bad_every: u64,
+}
+
+impl Default for GenOptions {
+    fn default() -> Self {
+        Self {
+            out: PathBuf::from("generated"),
+            records: 100_000,
+            files: 12,
+            start: 1_764_547_200, // 2025-12-01T00:00:00Z
+            seed: 1,
+            format: GenFormat::V5,
+            enis_per_az: 4,
+            bad_every: 0,
+        }
+    }
+}
+
+/// Traffic of one ENI, as the `interface-traffic` report must give it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct EniTotals {
+    /// Bytes of OK records into the ENI (accepted and rejected).
+    pub bytes_in: u64,
+    /// Bytes of OK records out of the ENI.
+    pub bytes_out: u64,
+    /// Packets in.
+    pub packets_in: u64,
+    /// Packets out.
+    pub packets_out: u64,
+    /// All records of the ENI, NODATA and SKIPDATA included.
+    pub records: u64,
+    /// REJECT records.
+    pub rejected_records: u64,
+}
+
+/// Rejected traffic from one source to one port of one ENI.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RejectTotals {
+    /// Records.
+    pub records: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// The answers, by construction.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    /// Records written.
+    pub records: u64,
+    /// Malformed lines written.
+    pub bad_lines: u64,
+    /// Objects written.
+    pub files: u64,
+    /// Sum of `bytes` over all records.
+    pub bytes: u64,
+    /// Per ENI.
+    pub enis: BTreeMap<String, EniTotals>,
+    /// Rejected, keyed `src_ip|dst_port|protocol|interface_id`.
+    pub rejected: BTreeMap<String, RejectTotals>,
+    /// Bytes that crossed AZs, keyed `src_az|dst_az`, each hop counted once.
+    pub cross_az: BTreeMap<String, u64>,
+    /// Bytes of egress records to the VPC's reserved addresses (never cross-AZ).
+    pub reserved_bytes: u64,
+}
+
+/// An I/O error with the path it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct GenError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
+struct Eni {
+    id: String,
+    instance: String,
+    subnet: usize,
+    ip: String,
+    secondary: String,
+}
+
+struct Subnet {
+    id: String,
+    az_id: &'static str,
+    az: &'static str,
+    octet: u8,
+}
+
+/// splitmix64: small, fast and good enough for synthetic traffic.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn subnets() -> Vec<Subnet> {
+    [("use1-az1", "us-east-1a", 1), ("use1-az2", "us-east-1b", 2), ("use1-az4", "us-east-1c", 3)]
+        .into_iter()
+        .map(|(az_id, az, octet)| Subnet {
+            id: format!("subnet-0{octet}{octet}{octet}{octet}aaaabbbbcccc"),
+            az_id,
+            az,
+            octet,
+        })
+        .collect()
+}
+
+fn enis(per_az: usize, subnets: &[Subnet]) -> Vec<Eni> {
+    let mut out = Vec::new();
+    for (s, sub) in subnets.iter().enumerate() {
+        for i in 0..per_az {
+            let n = s * per_az + i;
+            out.push(Eni {
+                id: format!("eni-{n:017x}"),
+                instance: format!("i-{n:017x}"),
+                subnet: s,
+                ip: format!("10.0.{}.{}", sub.octet, 10 + i),
+                secondary: format!("10.0.{}.{}", sub.octet, 100 + i),
+            });
+        }
+    }
+    out
+}
+
+/// One record, in field terms.
+struct Rec<'a> {
+    eni: &'a Eni,
+    sub: &'a Subnet,
+    src: &'a str,
+    dst: &'a str,
+    srcport: u32,
+    dstport: u32,
+    protocol: u32,
+    packets: u64,
+    bytes: u64,
+    start: i64,
+    action: &'static str,
+    tcp_flags: u32,
+    egress: bool,
+    traffic_path: Option<u32>,
+    status: &'static str,
+}
+
+fn write_rec(w: &mut impl Write, f: GenFormat, r: &Rec<'_>) -> std::io::Result<()> {
+    let end = r.start + 60;
+    let ok = r.status == "OK";
+    match (f, ok) {
+        (GenFormat::V2, true) => writeln!(
+            w,
+            "2 {ACCOUNT} {} {} {} {} {} {} {} {} {} {end} {} OK",
+            r.eni.id, r.src, r.dst, r.srcport, r.dstport, r.protocol, r.packets, r.bytes, r.start, r.action
+        ),
+        (GenFormat::V2, false) => writeln!(
+            w,
+            "2 {ACCOUNT} {} - - - - - - - {} {end} - {}",
+            r.eni.id, r.start, r.status
+        ),
+        (GenFormat::V5, true) => {
+            let path = r.traffic_path.map_or("-".to_string(), |p| p.to_string());
+            writeln!(
+                w,
+                "5 {} {} {} {} {} {} {end} IPv4 {} {} {ACCOUNT} {VPC} {} {} {} {REGION} {} - - {} {} {} {} - - {path} {} OK",
+                r.src, r.dst, r.srcport, r.dstport, r.protocol, r.start, r.packets, r.bytes,
+                r.sub.id, r.eni.instance, r.eni.id, r.sub.az_id, r.action, r.tcp_flags, r.src, r.dst,
+                if r.egress { "egress" } else { "ingress" },
+            )
+        }
+        (GenFormat::V5, false) => writeln!(
+            w,
+            "5 - - - - - {} {end} - - - {ACCOUNT} {VPC} {} {} {} {REGION} {} - - - - - - - - - - {}",
+            r.start, r.sub.id, r.eni.instance, r.eni.id, r.sub.az_id, r.status
+        ),
+    }
+}
+
+impl Totals {
+    fn count(&mut self, r: &Rec<'_>) {
+        self.records += 1;
+        let e = self.enis.entry(r.eni.id.clone()).or_default();
+        e.records += 1;
+        if r.status != "OK" {
+            return;
+        }
+        self.bytes += r.bytes;
+        if r.egress {
+            e.bytes_out += r.bytes;
+            e.packets_out += r.packets;
+        } else {
+            e.bytes_in += r.bytes;
+            e.packets_in += r.packets;
+        }
+        if r.action == "REJECT" {
+            e.rejected_records += 1;
+            let key = format!("{}|{}|{}|{}", r.src, r.dstport, r.protocol, r.eni.id);
+            let t = self.rejected.entry(key).or_default();
+            t.records += 1;
+            t.packets += r.packets;
+            t.bytes += r.bytes;
+        }
+    }
+}
+
+/// Generates the data set; returns its totals (also written to `totals.json`).
+pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
+    let subnets = subnets();
+    let enis = enis(opts.enis_per_az.max(1), &subnets);
+    let mut rng = Rng(opts.seed);
+    let mut totals = Totals::default();
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| GenError { path, source }
+    };
+    std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
+    write_inventory(&opts.out, &subnets, &enis).map_err(io(&opts.out))?;
+    let files = opts.files.max(1) as u64;
+    let mut written = 0u64;
+    let mut since_bad = 0u64;
+    let public_peers: Vec<String> = (0..50).map(|i| format!("52.95.{}.{}", i / 10, 10 + i)).collect();
+    let scanners: Vec<String> = (0..40).map(|i| format!("203.0.113.{}", 1 + i)).collect();
+    let scan_ports = [22u32, 23, 445, 1433, 3306, 3389, 5432, 6379, 8080, 9200];
+    for file in 0..files {
+        let window = opts.start + file as i64 * 300;
+        let stamp = chrono::DateTime::from_timestamp(window + 300, 0).unwrap_or_default();
+        let dir = opts.out.join(format!(
+            "AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/{}",
+            stamp.format("%Y/%m/%d")
+        ));
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(format!(
+            "{ACCOUNT}_vpcflowlogs_{REGION}_{FLOW_LOG_ID}_{}_{:08x}.log.gz",
+            stamp.format("%Y%m%dT%H%MZ"),
+            rng.next() as u32
+        ));
+        let target = opts.records * (file + 1) / files;
+        let f = std::fs::File::create(&path).map_err(io(&path))?;
+        let mut w = std::io::BufWriter::with_capacity(
+            1 << 16,
+            GzEncoder::new(f, Compression::fast()),
+        );
+        let header = match opts.format {
+            GenFormat::V2 => V2_HEADER,
+            GenFormat::V5 => V5_HEADER,
+        };
+        writeln!(w, "{header}").map_err(io(&path))?;
+        while written < target {
+            let a = &enis[rng.below(enis.len() as u64) as usize];
+            let sa = &subnets[a.subnet];
+            let start = window + rng.below(240) as i64;
+            let bytes = 40 + rng.below(200_000);
+            let packets = 1 + bytes / 1200 + rng.below(3);
+            let ephemeral = 32768 + rng.below(28000) as u32;
+            let kind = rng.below(100);
+            let mut recs: Vec<Rec<'_>> = Vec::with_capacity(2);
+            if kind < 45 {
+                let b = loop {
+                    let b = &enis[rng.below(enis.len() as u64) as usize];
+                    if b.id != a.id {
+                        break b;
+                    }
+                };
+                let sb = &subnets[b.subnet];
+                let port = [443u32, 5432, 6379, 8080][rng.below(4) as usize];
+                let mk = |eni, sub, egress| Rec {
+                    eni, sub, src: &a.ip, dst: &b.ip, srcport: ephemeral, dstport: port, protocol: 6,
+                    packets, bytes, start, action: "ACCEPT", tcp_flags: 3, egress,
+                    traffic_path: egress.then_some(1), status: "OK",
+                };
+                recs.push(mk(a, sa, true));
+                recs.push(mk(b, sb, false));
+                if sa.az_id != sb.az_id {
+                    *totals.cross_az.entry(format!("{}|{}", sa.az_id, sb.az_id)).or_default() += bytes;
+                }
+            } else if kind < 65 {
+                let peer = &public_peers[rng.below(public_peers.len() as u64) as usize];
+                recs.push(Rec {
+                    eni: a, sub: sa, src: &a.ip, dst: peer, srcport: ephemeral, dstport: 443, protocol: 6,
+                    packets, bytes, start, action: "ACCEPT", tcp_flags: 19, egress: true,
+                    traffic_path: Some(8), status: "OK",
+                });
+            } else if kind < 85 {
+                let peer = &public_peers[rng.below(public_peers.len() as u64) as usize];
+                recs.push(Rec {
+                    eni: a, sub: sa, src: peer, dst: &a.ip, srcport: ephemeral, dstport: 443, protocol: 6,
+                    packets, bytes, start, action: "ACCEPT", tcp_flags: 3, egress: false,
+                    traffic_path: None, status: "OK",
+                });
+            } else if kind < 95 {
+                let scanner = &scanners[rng.below(scanners.len() as u64) as usize];
+                let port = scan_ports[rng.below(scan_ports.len() as u64) as usize];
+                let protocol = if port == 23 { 17 } else { 6 };
+                recs.push(Rec {
+                    eni: a, sub: sa, src: scanner, dst: &a.ip, srcport: ephemeral, dstport: port, protocol,
+                    packets: 1, bytes: 40 + rng.below(20), start, action: "REJECT", tcp_flags: 2,
+                    egress: false, traffic_path: None, status: "OK",
+                });
+            } else if kind < 98 {
+                // DNS to the reserved resolver address (base + 2) of another zone's subnet.
+                let other = &subnets[(a.subnet + 1) % subnets.len()];
+                let resolver = RESOLVERS[other.octet as usize - 1];
+                let small = 60 + rng.below(400);
+                totals.reserved_bytes += small;
+                recs.push(Rec {
+                    eni: a, sub: sa, src: &a.ip, dst: resolver, srcport: ephemeral, dstport: 53, protocol: 17,
+                    packets: 1, bytes: small, start, action: "ACCEPT", tcp_flags: 0, egress: true,
+                    traffic_path: Some(1), status: "OK",
+                });
+            } else {
+                let status = if kind == 98 { "NODATA" } else { "SKIPDATA" };
+                recs.push(Rec {
+                    eni: a, sub: sa, src: "-", dst: "-", srcport: 0, dstport: 0, protocol: 0,
+                    packets: 0, bytes: 0, start: window, action: "-", tcp_flags: 0, egress: false,
+                    traffic_path: None, status,
+                });
+            }
+            for r in &recs {
+                write_rec(&mut w, opts.format, r).map_err(io(&path))?;
+                totals.count(r);
+                written += 1;
+                since_bad += 1;
+                if opts.bad_every > 0 && since_bad >= opts.bad_every {
+                    since_bad = 0;
+                    writeln!(w, "2 {ACCOUNT} this line is not a record").map_err(io(&path))?;
+                    totals.bad_lines += 1;
+                }
+            }
+        }
+        let gz = w.into_inner().map_err(|e| GenError {
+            path: path.clone(),
+            source: e.into_error(),
+        })?;
+        gz.finish().map_err(io(&path))?;
+        totals.files += 1;
+    }
+    let tp = opts.out.join("totals.json");
+    let json = serde_json::to_vec_pretty(&totals).map_err(|e| GenError {
+        path: tp.clone(),
+        source: e.into(),
+    })?;
+    std::fs::write(&tp, json).map_err(io(&tp))?;
+    Ok(totals)
+}
+
+const RESOLVERS: [&str; 3] = ["10.0.1.2", "10.0.2.2", "10.0.3.2"];
+
+fn write_inventory(out: &Path, subnets: &[Subnet], enis: &[Eni]) -> std::io::Result<()> {
+    let inv = out.join("inventory");
+    std::fs::create_dir_all(&inv)?;
+    let subnets_json: Vec<_> = subnets
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "AvailabilityZone": s.az,
+                "AvailabilityZoneId": s.az_id,
+                "CidrBlock": format!("10.0.{}.0/24", s.octet),
+                "SubnetId": s.id,
+                "VpcId": VPC,
+                "OwnerId": ACCOUNT,
+                "State": "available",
+                "Ipv6CidrBlockAssociationSet": [],
+            })
+        })
+        .collect();
+    let mut enis_json: Vec<_> = enis
+        .iter()
+        .map(|e| {
+            let s = &subnets[e.subnet];
+            serde_json::json!({
+                "AvailabilityZone": s.az,
+                "Description": format!("Primary network interface of {}", e.instance),
+                "InterfaceType": "interface",
+                "NetworkInterfaceId": e.id,
+                "OwnerId": ACCOUNT,
+                "PrivateIpAddress": e.ip,
+                "PrivateIpAddresses": [
+                    {"Primary": true, "PrivateIpAddress": e.ip},
+                    {"Primary": false, "PrivateIpAddress": e.secondary},
+                ],
+                "RequesterManaged": false,
+                "Status": "in-use",
+                "SubnetId": s.id,
+                "VpcId": VPC,
+                "Attachment": {"InstanceId": e.instance, "Status": "attached", "DeviceIndex": 0},
+            })
+        })
+        .collect();
+    // An ENI that never carries traffic: a clean-up candidate.
+    enis_json.push(serde_json::json!({
+        "AvailabilityZone": subnets[0].az,
+        "Description": "detached spare interface",
+        "InterfaceType": "interface",
+        "NetworkInterfaceId": "eni-0idle000000000000",
+        "OwnerId": ACCOUNT,
+        "PrivateIpAddress": "10.0.1.250",
+        "PrivateIpAddresses": [{"Primary": true, "PrivateIpAddress": "10.0.1.250"}],
+        "RequesterManaged": false,
+        "Status": "available",
+        "SubnetId": subnets[0].id,
+        "VpcId": VPC,
+    }));
+    std::fs::write(
+        inv.join("describe-subnets.json"),
+        serde_json::to_vec_pretty(&serde_json::json!({ "Subnets": subnets_json }))?,
+    )?;
+    std::fs::write(
+        inv.join("describe-network-interfaces.json"),
+        serde_json::to_vec_pretty(&serde_json::json!({ "NetworkInterfaces": enis_json }))?,
+    )?;
+    Ok(())
+}
