@@ -18,6 +18,8 @@ use vpcflow_format::{Layout, flow_log_id_from_name};
 
 /// Bytes read from an input at a time.
 const CHUNK: usize = 1 << 20;
+/// Bad lines named in the summary.
+const MAX_SAMPLES: usize = 10;
 /// A line longer than this is quarantined (cut) rather than buffered.
 const MAX_LINE: usize = 1 << 20;
 
@@ -88,6 +90,8 @@ pub struct IngestSummary {
     pub output_files: u64,
     /// Quarantine files written.
     pub quarantine_files: Vec<PathBuf>,
+    /// The first bad lines, as `source:line: error` (at most 10).
+    pub bad_line_samples: Vec<String>,
     /// Notes about inputs that are not errors (empty files, header-only files).
     pub warnings: Vec<String>,
     /// Wall-clock seconds.
@@ -210,6 +214,7 @@ pub fn ingest_files(
         summary.text_bytes += s.text_bytes;
         summary.quarantine_files.extend(s.quarantine_files);
         summary.warnings.extend(s.warnings);
+        summary.bad_line_samples.extend(s.bad_line_samples);
         unknown.extend(r.unknown);
         pending.extend(r.pending);
     }
@@ -219,6 +224,8 @@ pub fn ingest_files(
     summary.unknown_fields = unknown.into_iter().collect();
     summary.failed_files.sort_by(|a, b| a.source.cmp(&b.source));
     summary.warnings.sort();
+    summary.bad_line_samples.sort();
+    summary.bad_line_samples.truncate(MAX_SAMPLES);
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
@@ -338,6 +345,7 @@ fn read_file(
     let mut text_bytes = 0u64;
     let sink_error: RefCell<Option<IngestError>> = RefCell::new(None);
     let strict = shared.opts.strict;
+    let samples = &mut result.summary.bad_line_samples;
     let mut emit = |e: DecodeEvent<'_>| {
         if sink_error.borrow().is_some() {
             return;
@@ -350,8 +358,12 @@ fn read_file(
                 if strict {
                     Err(IngestError::Strict(format!("{source}:{line}: {error}")))
                 } else {
+                    let error = error.to_string();
+                    if samples.len() < MAX_SAMPLES {
+                        samples.push(format!("{source}:{line}: {error}"));
+                    }
                     quarantine
-                        .push(&source, line, &error.to_string(), text)
+                        .push(&source, line, &error, text)
                         .map_err(IngestError::Dataset)
                 }
             }

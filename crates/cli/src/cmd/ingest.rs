@@ -127,6 +127,16 @@ fn print_summary(
     for f in &s.failed_files {
         writeln!(out, "error: {}: {}", f.source, f.error)?;
     }
+    for b in &s.bad_line_samples {
+        writeln!(out, "bad line: {b}")?;
+    }
+    if s.bad_lines > s.bad_line_samples.len() as u64 {
+        writeln!(
+            out,
+            "  ... and {} more bad lines",
+            s.bad_lines - s.bad_line_samples.len() as u64
+        )?;
+    }
     for q in &s.quarantine_files {
         writeln!(out, "bad lines quarantined in {}", q.display())?;
     }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Creates (once) the project's Python venv in .venv with the tools the tests and benchmarks
+# drive: DuckDB (peer reader and benchmark baseline) and moto server (local AWS endpoint).
+# Safe to run concurrently: a lock serialises installers. Prints the venv's python path.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv"
+want="duckdb==2.0.1"
+exec 9>"$root/.venv.lock"
+flock 9
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
+  echo "setting up $venv (DuckDB) ..." >&2
+  python3 -m venv "$venv" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $want >&2
+fi
+echo "$venv/bin/python"
