@@ -187,10 +187,16 @@ mod tests {
         assert!(b.finish().unwrap().is_none());
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.schema(), flow_schema());
-        let port = batch.column_by_name("srcport").unwrap().as_primitive::<Int32Type>();
+        let port = batch
+            .column_by_name("srcport")
+            .unwrap()
+            .as_primitive::<Int32Type>();
         assert_eq!(port.value(0), 443);
         assert!(port.is_null(1));
-        let bytes = batch.column_by_name("bytes").unwrap().as_primitive::<Int64Type>();
+        let bytes = batch
+            .column_by_name("bytes")
+            .unwrap()
+            .as_primitive::<Int64Type>();
         assert_eq!(bytes.values(), &[100, 5]);
         assert_eq!(batch.column_by_name("version").unwrap().null_count(), 2);
         let az = batch.column_by_name("az_id").unwrap().as_string::<i32>();
@@ -200,9 +206,15 @@ mod tests {
         assert_eq!(keys.value(0), "future-thing");
         assert_eq!(unknown.values().as_string::<i32>().value(0), "x");
         assert!(unknown.values().is_null(1));
-        let lines = batch.column_by_name("source_line").unwrap().as_primitive::<Int64Type>();
+        let lines = batch
+            .column_by_name("source_line")
+            .unwrap()
+            .as_primitive::<Int64Type>();
         assert_eq!(lines.values(), &[1, 2]);
-        let id = batch.column_by_name("flow_log_id").unwrap().as_string::<i32>();
+        let id = batch
+            .column_by_name("flow_log_id")
+            .unwrap()
+            .as_string::<i32>();
         assert_eq!(id.value(1), "fl-1");
     }
 }

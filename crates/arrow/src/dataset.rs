@@ -173,7 +173,11 @@ impl DatasetWriter {
 
     fn open_file(&mut self, bucket: HourBucket) -> Result<usize, DatasetError> {
         if self.open.len() >= self.max_open
-            && let Some((lru, _)) = self.open.iter().enumerate().min_by_key(|(_, f)| f.last_used)
+            && let Some((lru, _)) = self
+                .open
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, f)| f.last_used)
         {
             let f = self.open.swap_remove(lru);
             self.close(f)?;
@@ -201,10 +205,13 @@ impl DatasetWriter {
     }
 
     fn close(&mut self, f: OpenFile) -> Result<(), DatasetError> {
-        let file = f.writer.into_inner().map_err(|source| DatasetError::Parquet {
-            path: f.tmp.clone(),
-            source,
-        })?;
+        let file = f
+            .writer
+            .into_inner()
+            .map_err(|source| DatasetError::Parquet {
+                path: f.tmp.clone(),
+                source,
+            })?;
         file.sync_all().map_err(io_err(&f.tmp))?;
         self.pending.push(PendingFile {
             tmp: f.tmp,
@@ -346,6 +353,9 @@ mod tests {
             partition_dir(hour_bucket(Some(1616729292))),
             "date=2021-03-26/hour=03"
         );
-        assert_eq!(partition_dir(hour_bucket(None)), "date=unknown/hour=unknown");
+        assert_eq!(
+            partition_dir(hour_bucket(None)),
+            "date=unknown/hour=unknown"
+        );
     }
 }

@@ -229,7 +229,9 @@ mod tests {
     use arrow::datatypes::Int64Type;
     use vpcflow_format::Layout;
 
-    fn run(input: &[u8], chunk: usize, batch_size: usize) -> (Vec<(HourBucket, RecordBatch)>, Vec<(u64, String)>) {
+    type Decoded = (Vec<(HourBucket, RecordBatch)>, Vec<(u64, String)>);
+
+    fn run(input: &[u8], chunk: usize, batch_size: usize) -> Decoded {
         let mut d = FlowDecoderBuilder::new(Layout::default_v2())
             .with_batch_size(batch_size)
             .build_decoder("mem".into(), None);
@@ -266,8 +268,14 @@ garbage here
                 assert_eq!(bad, [(3, "expected 14 fields, found 2".to_string())]);
                 let mut got: Vec<(i64, i64, i64)> = Vec::new();
                 for (bucket, b) in &batches {
-                    let bytes = b.column_by_name("bytes").unwrap().as_primitive::<Int64Type>();
-                    let line = b.column_by_name("source_line").unwrap().as_primitive::<Int64Type>();
+                    let bytes = b
+                        .column_by_name("bytes")
+                        .unwrap()
+                        .as_primitive::<Int64Type>();
+                    let line = b
+                        .column_by_name("source_line")
+                        .unwrap()
+                        .as_primitive::<Int64Type>();
                     for i in 0..b.num_rows() {
                         got.push((bucket.unwrap(), bytes.value(i), line.value(i)));
                     }

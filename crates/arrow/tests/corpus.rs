@@ -2,6 +2,8 @@
 //! and AWS's documentation) parses with the values its source asserts, and the malformed ones
 //! are reported with their line numbers.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose
+
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::array_value_to_string;
 use std::collections::BTreeMap;
@@ -109,7 +111,9 @@ fn vrl_default_v2() {
         assert_eq!(d.get(1, c), v, "column {c}");
     }
     // NODATA: every `-` is null.
-    for c in ["srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes", "action"] {
+    for c in [
+        "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes", "action",
+    ] {
         assert_eq!(d.get(3, c), "NULL", "column {c}");
     }
     assert_eq!(d.get(3, "start"), "1431280876");
@@ -119,7 +123,10 @@ fn vrl_default_v2() {
     assert_eq!(d.get(2, "action"), "REJECT");
     assert_eq!(d.get(5, "protocol"), "1");
     assert_eq!(d.get(5, "srcport"), "0");
-    assert_eq!(d.get(7, "srcaddr"), "2001:db8:1234:a100:8d6e:3477:df66:f105");
+    assert_eq!(
+        d.get(7, "srcaddr"),
+        "2001:db8:1234:a100:8d6e:3477:df66:f105"
+    );
 }
 
 #[test]
@@ -397,8 +404,16 @@ fn splunk_cloudwatch_sample_totals() {
     let sum = |c: &str| -> i64 { d.rows.values().map(|r| r[c].parse::<i64>().unwrap()).sum() };
     assert_eq!(sum("packets"), 2797);
     assert_eq!(sum("bytes"), 600636);
-    let min_start = d.rows.values().map(|r| r["start"].parse::<i64>().unwrap()).min();
-    let max_end = d.rows.values().map(|r| r["end"].parse::<i64>().unwrap()).max();
+    let min_start = d
+        .rows
+        .values()
+        .map(|r| r["start"].parse::<i64>().unwrap())
+        .min();
+    let max_end = d
+        .rows
+        .values()
+        .map(|r| r["end"].parse::<i64>().unwrap())
+        .max();
     assert!(min_start.unwrap() >= 1506905612);
     assert!(max_end.unwrap() <= 1506906212);
 }

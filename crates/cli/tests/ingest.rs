@@ -1,6 +1,8 @@
 //! `vpcflow ingest` on bad inputs: each gives a clear message naming the file (and line), and
 //! nothing good is lost.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose
+
 mod util;
 
 use util::{Dir, gzip, ingest, query, query_i64, stderr};
@@ -8,7 +10,9 @@ use util::{Dir, gzip, ingest, query, query_i64, stderr};
 const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n";
 
 fn line(n: u32) -> String {
-    format!("2 123456789012 eni-0a{n:05} 10.0.0.1 10.0.0.2 {n} 443 6 2 {n}00 1764547200 1764547260 ACCEPT OK\n")
+    format!(
+        "2 123456789012 eni-0a{n:05} 10.0.0.1 10.0.0.2 {n} 443 6 2 {n}00 1764547200 1764547260 ACCEPT OK\n"
+    )
 }
 
 fn lines(range: std::ops::Range<u32>) -> String {
@@ -16,7 +20,10 @@ fn lines(range: std::ops::Range<u32>) -> String {
 }
 
 fn parquet_files(dir: &std::path::Path) -> usize {
-    walk(dir).iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).count()
+    walk(dir)
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .count()
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -51,10 +58,17 @@ fn quarantined(out: &std::path::Path) -> Vec<serde_json::Value> {
 fn missing_file_is_fatal_and_named() {
     let d = Dir::new();
     let missing = d.join("no-such.log.gz");
-    let (code, _, o) = ingest(&[missing.to_str().unwrap(), "--out", d.join("out").to_str().unwrap()]);
+    let (code, _, o) = ingest(&[
+        missing.to_str().unwrap(),
+        "--out",
+        d.join("out").to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     let err = stderr(&o);
-    assert!(err.contains("no-such.log.gz: No such file or directory"), "{err}");
+    assert!(
+        err.contains("no-such.log.gz: No such file or directory"),
+        "{err}"
+    );
     assert_eq!(parquet_files(&d.join("out")), 0);
 }
 
@@ -64,12 +78,19 @@ fn empty_and_header_only_files_are_warned_about() {
     let empty = d.write("in/empty.log", "");
     let header = d.write("in/header.log", HEADER);
     let out = d.join("out");
-    let (code, s, _) = ingest(&[d.join("in").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (code, s, _) = ingest(&[
+        d.join("in").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0);
     assert_eq!(s["records"], 0);
     assert_eq!(s["files"], 2);
     let warnings = s["warnings"].to_string();
-    assert!(warnings.contains(&format!("{}: empty file", empty.display())), "{warnings}");
+    assert!(
+        warnings.contains(&format!("{}: empty file", empty.display())),
+        "{warnings}"
+    );
     assert!(
         warnings.contains(&format!("{}: no records (header only)", header.display())),
         "{warnings}"
@@ -82,7 +103,11 @@ fn not_gzip_file_is_reported_and_others_land() {
     let bad = d.write("in/a.log.gz", lines(0..10));
     d.write("in/b.log.gz", gzip(lines(10..20).as_bytes()));
     let out = d.join("out");
-    let (code, s, _) = ingest(&[d.join("in").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (code, s, _) = ingest(&[
+        d.join("in").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
     assert_eq!(s["records"], 10);
     assert_eq!(s["failed_files"][0]["source"], bad.display().to_string());
@@ -133,7 +158,11 @@ fn corrupt_gzip_is_reported() {
         *b = 0x55;
     }
     let f = d.write("in/corrupt.log.gz", &gz);
-    let (code, s, _) = ingest(&[f.to_str().unwrap(), "--out", d.join("out").to_str().unwrap()]);
+    let (code, s, _) = ingest(&[
+        f.to_str().unwrap(),
+        "--out",
+        d.join("out").to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
     let err = s["failed_files"][0]["error"].as_str().unwrap();
     assert!(err.contains("gzip"), "{err}");
@@ -149,7 +178,9 @@ fn binary_garbage_and_wrong_field_counts_are_quarantined_with_line_numbers() {
     data.extend_from_slice(b"2 123456789012 eni-1 10.0.0.1 10.0.0.2 1 443 6 2\n"); // 4: too few
     data.extend_from_slice(line(5).trim_end().as_bytes()); // 5: too many
     data.extend_from_slice(b" extra field\n");
-    data.extend_from_slice(b"2 123456789012 eni-1 10.0.0.1 10.0.0.2 x 443 6 2 1 1764547200 1764547260 ACCEPT OK\n"); // 6
+    data.extend_from_slice(
+        b"2 123456789012 eni-1 10.0.0.1 10.0.0.2 x 443 6 2 1 1764547200 1764547260 ACCEPT OK\n",
+    ); // 6
     data.extend_from_slice(line(7).as_bytes()); // 7
     let f = d.write("in/mixed.log", &data);
     let out = d.join("out");
@@ -160,7 +191,12 @@ fn binary_garbage_and_wrong_field_counts_are_quarantined_with_line_numbers() {
     let q = quarantined(&out);
     let got: Vec<(i64, String)> = q
         .iter()
-        .map(|r| (r["line"].as_i64().unwrap(), r["error"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["line"].as_i64().unwrap(),
+                r["error"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -173,12 +209,29 @@ fn binary_garbage_and_wrong_field_counts_are_quarantined_with_line_numbers() {
     );
     assert!(q.iter().all(|r| r["source"] == f.display().to_string()));
     let ports = query(&out, "SELECT srcport FROM flows ORDER BY srcport");
-    assert_eq!(ports, [serde_json::json!({"srcport": 1}), serde_json::json!({"srcport": 7})]);
+    assert_eq!(
+        ports,
+        [
+            serde_json::json!({"srcport": 1}),
+            serde_json::json!({"srcport": 7})
+        ]
+    );
     // The human summary names where the bad lines went.
-    let o = util::vpcflow(["ingest", f.to_str().unwrap(), "--out", d.join("out2").to_str().unwrap()]);
+    let o = util::vpcflow([
+        "ingest",
+        f.to_str().unwrap(),
+        "--out",
+        d.join("out2").to_str().unwrap(),
+    ]);
     let text = util::stdout(&o);
     assert!(text.contains("bad lines:      4"), "{text}");
-    assert!(text.contains(&format!("bad line: {}:3: expected 14 fields, found 3", f.display())), "{text}");
+    assert!(
+        text.contains(&format!(
+            "bad line: {}:3: expected 14 fields, found 3",
+            f.display()
+        )),
+        "{text}"
+    );
 }
 
 #[test]
@@ -203,19 +256,33 @@ fn unknown_field_is_kept_and_named() {
 #[test]
 fn strict_fails_on_the_first_bad_line_and_writes_nothing() {
     let d = Dir::new();
-    let f = d.write("in/x.log", format!("{}garbage line\n{}", lines(0..3), lines(3..5)));
+    let f = d.write(
+        "in/x.log",
+        format!("{}garbage line\n{}", lines(0..3), lines(3..5)),
+    );
     let out = d.join("out");
-    let (code, _, o) = ingest(&[f.to_str().unwrap(), "--out", out.to_str().unwrap(), "--strict"]);
+    let (code, _, o) = ingest(&[
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--strict",
+    ]);
     assert_eq!(code, 1);
     let err = stderr(&o);
-    assert!(err.contains(&format!("{}:4: expected 14 fields, found 2", f.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:4: expected 14 fields, found 2", f.display())),
+        "{err}"
+    );
     assert_eq!(parquet_files(&out), 0);
 }
 
 #[test]
 fn format_flag_reads_headerless_custom_layouts() {
     let d = Dir::new();
-    let f = d.write("in/nat.log", "- eni-1235b8ca123456789 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.5\n");
+    let f = d.write(
+        "in/nat.log",
+        "- eni-1235b8ca123456789 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.5\n",
+    );
     let out = d.join("out");
     let (code, s, _) = ingest(&[
         f.to_str().unwrap(),
@@ -230,7 +297,13 @@ fn format_flag_reads_headerless_custom_layouts() {
     assert_eq!(rows[0]["pkt_dstaddr"], "203.0.113.5");
     assert_eq!(rows[0]["date"], "unknown");
     // A bad --format is a clear error before any work.
-    let (code, _, o) = ingest(&[f.to_str().unwrap(), "--out", out.to_str().unwrap(), "--format", "${version"]);
+    let (code, _, o) = ingest(&[
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "${version",
+    ]);
     assert_eq!(code, 1);
     assert!(stderr(&o).contains("--format"), "{}", stderr(&o));
 }

@@ -1,6 +1,8 @@
 //! Round trip: generated text -> `vpcflow ingest` -> Parquet -> `vpcflow query` returns the same
 //! records and values, and DuckDB reads the dataset as it is.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose
+
 mod util;
 
 use std::collections::BTreeMap;
@@ -59,15 +61,28 @@ fn generated_v5_round_trips_exactly_and_duckdb_agrees() {
     let d = Dir::new();
     let gen_dir = d.join("gen");
     let o = vpcflow([
-        "generate", "--out", gen_dir.to_str().unwrap(), "--records", "6000", "--files", "15",
-        "--bad-every", "997", "--seed", "7",
+        "generate",
+        "--out",
+        gen_dir.to_str().unwrap(),
+        "--records",
+        "6000",
+        "--files",
+        "15",
+        "--bad-every",
+        "997",
+        "--seed",
+        "7",
     ]);
     assert!(o.status.success(), "{}", util::stderr(&o));
     let totals: serde_json::Value =
         serde_json::from_slice(&std::fs::read(gen_dir.join("totals.json")).unwrap()).unwrap();
     let out = d.join("flows");
     let (code, s, o) = ingest(&[
-        gen_dir.join("AWSLogs").to_str().unwrap(), "--out", out.to_str().unwrap(), "--threads", "2",
+        gen_dir.join("AWSLogs").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "2",
     ]);
     assert_eq!(code, 2, "bad lines were injected: {}", util::stderr(&o));
     assert_eq!(s["records"], totals["records"]);
@@ -87,7 +102,9 @@ fn generated_v5_round_trips_exactly_and_duckdb_agrees() {
             obj["source"].as_str().unwrap().to_string(),
             obj["source_line"].as_i64().unwrap(),
         );
-        let want = expected.get(&key).unwrap_or_else(|| panic!("unexpected row {key:?}"));
+        let want = expected
+            .get(&key)
+            .unwrap_or_else(|| panic!("unexpected row {key:?}"));
         let got: BTreeMap<String, String> = obj
             .iter()
             .filter(|(k, v)| !v.is_null() && !partition_keys.contains(&k.as_str()))
@@ -118,7 +135,10 @@ print("|".join(str(x) for x in rel.fetchall()[0]))
     let hours = query_i64(&out, "SELECT count(DISTINCT hour) FROM flows");
     assert_eq!(
         duck.trim(),
-        format!("{}|{}|{}|INTEGER|BIGINT|VARCHAR", totals["records"], totals["bytes"], hours)
+        format!(
+            "{}|{}|{}|INTEGER|BIGINT|VARCHAR",
+            totals["records"], totals["bytes"], hours
+        )
     );
 }
 
@@ -127,21 +147,44 @@ fn output_formats() {
     let d = Dir::new();
     let out = d.join("flows");
     let (code, _, _) = ingest(&[
-        util::repo_root().join("sample-logs/cloudwatch-export").to_str().unwrap(), "--out", out.to_str().unwrap(),
+        util::repo_root()
+            .join("sample-logs/cloudwatch-export")
+            .to_str()
+            .unwrap(),
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(code, 0);
     let sql = "SELECT interface_id, count(*) AS records, sum(bytes) AS bytes FROM flows GROUP BY interface_id ORDER BY interface_id";
-    let csv = util::stdout(&vpcflow(["query", "--data", out.to_str().unwrap(), "--output", "csv", sql]));
+    let csv = util::stdout(&vpcflow([
+        "query",
+        "--data",
+        out.to_str().unwrap(),
+        "--output",
+        "csv",
+        sql,
+    ]));
     assert_eq!(
         csv,
         "interface_id,records,bytes\neni-0app00000000000b2,1,\neni-0db000000000000c3,3,88000\neni-0web00000000000a1,6,97587\n"
     );
     let table = util::stdout(&vpcflow(["query", "--data", out.to_str().unwrap(), sql]));
-    assert!(table.contains("| eni-0web00000000000a1 | 6       | 97587 |"), "{table}");
+    assert!(
+        table.contains("| eni-0web00000000000a1 | 6       | 97587 |"),
+        "{table}"
+    );
     let json = query(&out, sql);
-    assert_eq!(json[2], serde_json::json!({"interface_id": "eni-0web00000000000a1", "records": 6, "bytes": 97587}));
+    assert_eq!(
+        json[2],
+        serde_json::json!({"interface_id": "eni-0web00000000000a1", "records": 6, "bytes": 97587})
+    );
     // SQL errors are clear and exit 1.
-    let o = vpcflow(["query", "--data", out.to_str().unwrap(), "SELECT nope FROM flows"]);
+    let o = vpcflow([
+        "query",
+        "--data",
+        out.to_str().unwrap(),
+        "SELECT nope FROM flows",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(util::stderr(&o).contains("nope"), "{}", util::stderr(&o));
 }

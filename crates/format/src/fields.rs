@@ -74,12 +74,32 @@ pub const FIELDS: &[FieldDef] = &[
     // version 7
     f("ecs-cluster-arn", "ecs_cluster_arn", 7, Utf8),
     f("ecs-cluster-name", "ecs_cluster_name", 7, Utf8),
-    f("ecs-container-instance-arn", "ecs_container_instance_arn", 7, Utf8),
-    f("ecs-container-instance-id", "ecs_container_instance_id", 7, Utf8),
+    f(
+        "ecs-container-instance-arn",
+        "ecs_container_instance_arn",
+        7,
+        Utf8,
+    ),
+    f(
+        "ecs-container-instance-id",
+        "ecs_container_instance_id",
+        7,
+        Utf8,
+    ),
     f("ecs-container-id", "ecs_container_id", 7, Utf8),
-    f("ecs-second-container-id", "ecs_second_container_id", 7, Utf8),
+    f(
+        "ecs-second-container-id",
+        "ecs_second_container_id",
+        7,
+        Utf8,
+    ),
     f("ecs-service-name", "ecs_service_name", 7, Utf8),
-    f("ecs-task-definition-arn", "ecs_task_definition_arn", 7, Utf8),
+    f(
+        "ecs-task-definition-arn",
+        "ecs_task_definition_arn",
+        7,
+        Utf8,
+    ),
     f("ecs-task-arn", "ecs_task_arn", 7, Utf8),
     f("ecs-task-id", "ecs_task_id", 7, Utf8),
     // versions 8, 9, 10
@@ -98,7 +118,12 @@ pub const FIELDS: &[FieldDef] = &[
     f("next-hop-subnet-id", "next_hop_subnet_id", 11, Utf8),
     f("next-hop-az-id", "next_hop_az_id", 11, Utf8),
     f("next-hop-vpc-id", "next_hop_vpc_id", 11, Utf8),
-    f("next-hop-interface-type", "next_hop_interface_type", 11, Utf8),
+    f(
+        "next-hop-interface-type",
+        "next_hop_interface_type",
+        11,
+        Utf8,
+    ),
     // Transit Gateway flow logs
     f("resource-type", "resource_type", 6, Utf8),
     f("tgw-id", "tgw_id", 6, Utf8),
@@ -116,8 +141,18 @@ pub const FIELDS: &[FieldDef] = &[
     f("tgw-pair-attachment-id", "tgw_pair_attachment_id", 6, Utf8),
     f("packets-lost-no-route", "packets_lost_no_route", 6, Int64),
     f("packets-lost-blackhole", "packets_lost_blackhole", 6, Int64),
-    f("packets-lost-mtu-exceeded", "packets_lost_mtu_exceeded", 6, Int64),
-    f("packets-lost-ttl-expired", "packets_lost_ttl_expired", 6, Int64),
+    f(
+        "packets-lost-mtu-exceeded",
+        "packets_lost_mtu_exceeded",
+        6,
+        Int64,
+    ),
+    f(
+        "packets-lost-ttl-expired",
+        "packets_lost_ttl_expired",
+        6,
+        Int64,
+    ),
 ];
 
 /// Index of `start` in [`FIELDS`].
@@ -152,7 +187,12 @@ mod tests {
     #[test]
     fn field_counts_per_version_match_aws() {
         // "all fields up to version N": v2 = 14, v3 = 21, v4 = 25, v5 = 29, v7 = 39, v11 = 54
-        let upto = |v: u8| FIELDS.iter().filter(|d| d.version <= v && d.version != 6).count();
+        let upto = |v: u8| {
+            FIELDS
+                .iter()
+                .filter(|d| d.version <= v && d.version != 6)
+                .count()
+        };
         assert_eq!(upto(2), 14);
         assert_eq!(upto(3), 21);
         assert_eq!(upto(4), 25);

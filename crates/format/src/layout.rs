@@ -31,7 +31,9 @@ pub struct Layout {
 #[non_exhaustive]
 pub enum FormatError {
     /// The format string has no field in it, or is not `${a} ${b}` nor `a b`.
-    #[error("not a flow-log format (expected `${{version}} ${{account-id}} ...` or `version account-id ...`): {0:?}")]
+    #[error(
+        "not a flow-log format (expected `${{version}} ${{account-id}} ...` or `version account-id ...`): {0:?}"
+    )]
     Syntax(String),
     /// A field appears twice.
     #[error("field `{0}` appears twice in the format")]
@@ -86,7 +88,9 @@ impl Layout {
     /// shape of a field name. Data values never pass that test: no flow-log value is spelt as
     /// a field name.
     pub fn from_header_line(line: &[u8]) -> Option<Self> {
-        let text = std::str::from_utf8(line).ok()?.trim_end_matches(['\r', '\n']);
+        let text = std::str::from_utf8(line)
+            .ok()?
+            .trim_end_matches(['\r', '\n']);
         let mut tokens = text.split_ascii_whitespace().peekable();
         let first = *tokens.peek()?;
         field_index(first)?;
@@ -190,7 +194,9 @@ mod tests {
         let h = Layout::from_header_line(b"version account-id interface-id\n").unwrap();
         assert_eq!(h.len(), 3);
         assert!(Layout::from_header_line(b"ingress - 10.0.133.8 10.0.128.55 43236 80 1").is_none());
-        assert!(Layout::from_header_line(b"2 123456789010 eni-1 - - - - - - - 1 2 - NODATA").is_none());
+        assert!(
+            Layout::from_header_line(b"2 123456789010 eni-1 - - - - - - - 1 2 - NODATA").is_none()
+        );
         assert!(Layout::from_header_line(b"- eni-1235b8ca123456789 10.0.1.5").is_none());
         assert!(Layout::from_header_line(b"bogus line").is_none());
         let t = Layout::from_header_line(b"resource-type tgw-id packets-lost-ttl-expired").unwrap();

@@ -167,11 +167,13 @@ impl RecordParser {
             return Ok(Value::Null);
         }
         match plan.kind {
-            FieldKind::Utf8 => std::str::from_utf8(tok)
-                .map(Value::Str)
-                .map_err(|_| LineError::NotUtf8 {
-                    position: position + 1,
-                }),
+            FieldKind::Utf8 => {
+                std::str::from_utf8(tok)
+                    .map(Value::Str)
+                    .map_err(|_| LineError::NotUtf8 {
+                        position: position + 1,
+                    })
+            }
             kind => {
                 let parsed: IResult<&[u8], u64> = all_consuming(dec_u64).parse(tok);
                 let Ok((_, n)) = parsed else {
@@ -248,10 +250,9 @@ mod tests {
 
     #[test]
     fn dashes_are_null_and_runs_of_spaces_separate() {
-        let v = parse_default(
-            "2 123456789010 eni-1  - - - - - - -   1431280876 1431280934 - NODATA\r",
-        )
-        .unwrap();
+        let v =
+            parse_default("2 123456789010 eni-1  - - - - - - -   1431280876 1431280934 - NODATA\r")
+                .unwrap();
         assert_eq!(v[3], Value::Null);
         assert_eq!(v[9], Value::Null);
         assert_eq!(v[10], Value::Int(1431280876));

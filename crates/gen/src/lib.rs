@@ -41,8 +41,7 @@ pub enum GenFormat {
 }
 
 const V5_HEADER: &str = "version srcaddr dstaddr srcport dstport protocol start end type packets bytes account-id vpc-id subnet-id instance-id interface-id region az-id sublocation-type sublocation-id action tcp-flags pkt-srcaddr pkt-dstaddr pkt-src-aws-service pkt-dst-aws-service traffic-path flow-direction log-status";
-const V2_HEADER: &str =
-    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+const V2_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -169,15 +168,19 @@ impl Rng {
 }
 
 fn subnets() -> Vec<Subnet> {
-    [("use1-az1", "us-east-1a", 1), ("use1-az2", "us-east-1b", 2), ("use1-az4", "us-east-1c", 3)]
-        .into_iter()
-        .map(|(az_id, az, octet)| Subnet {
-            id: format!("subnet-0{octet}{octet}{octet}{octet}aaaabbbbcccc"),
-            az_id,
-            az,
-            octet,
-        })
-        .collect()
+    [
+        ("use1-az1", "us-east-1a", 1),
+        ("use1-az2", "us-east-1b", 2),
+        ("use1-az4", "us-east-1c", 3),
+    ]
+    .into_iter()
+    .map(|(az_id, az, octet)| Subnet {
+        id: format!("subnet-0{octet}{octet}{octet}{octet}aaaabbbbcccc"),
+        az_id,
+        az,
+        octet,
+    })
+    .collect()
 }
 
 fn enis(per_az: usize, subnets: &[Subnet]) -> Vec<Eni> {
@@ -223,7 +226,16 @@ fn write_rec(w: &mut impl Write, f: GenFormat, r: &Rec<'_>) -> std::io::Result<(
         (GenFormat::V2, true) => writeln!(
             w,
             "2 {ACCOUNT} {} {} {} {} {} {} {} {} {} {end} {} OK",
-            r.eni.id, r.src, r.dst, r.srcport, r.dstport, r.protocol, r.packets, r.bytes, r.start, r.action
+            r.eni.id,
+            r.src,
+            r.dst,
+            r.srcport,
+            r.dstport,
+            r.protocol,
+            r.packets,
+            r.bytes,
+            r.start,
+            r.action
         ),
         (GenFormat::V2, false) => writeln!(
             w,
@@ -235,8 +247,22 @@ fn write_rec(w: &mut impl Write, f: GenFormat, r: &Rec<'_>) -> std::io::Result<(
             writeln!(
                 w,
                 "5 {} {} {} {} {} {} {end} IPv4 {} {} {ACCOUNT} {VPC} {} {} {} {REGION} {} - - {} {} {} {} - - {path} {} OK",
-                r.src, r.dst, r.srcport, r.dstport, r.protocol, r.start, r.packets, r.bytes,
-                r.sub.id, r.eni.instance, r.eni.id, r.sub.az_id, r.action, r.tcp_flags, r.src, r.dst,
+                r.src,
+                r.dst,
+                r.srcport,
+                r.dstport,
+                r.protocol,
+                r.start,
+                r.packets,
+                r.bytes,
+                r.sub.id,
+                r.eni.instance,
+                r.eni.id,
+                r.sub.az_id,
+                r.action,
+                r.tcp_flags,
+                r.src,
+                r.dst,
                 if r.egress { "egress" } else { "ingress" },
             )
         }
@@ -290,9 +316,12 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
     let files = opts.files.max(1) as u64;
     let mut written = 0u64;
     let mut since_bad = 0u64;
-    let public_peers: Vec<String> = (0..50).map(|i| format!("52.95.{}.{}", i / 10, 10 + i)).collect();
+    let public_peers: Vec<String> = (0..50)
+        .map(|i| format!("52.95.{}.{}", i / 10, 10 + i))
+        .collect();
     let scanners: Vec<String> = (0..40).map(|i| format!("203.0.113.{}", 1 + i)).collect();
     let scan_ports = [22u32, 23, 445, 1433, 3306, 3389, 5432, 6379, 8080, 9200];
+    let mut status_records = std::collections::HashSet::new();
     for file in 0..files {
         let window = opts.start + file as i64 * 300;
         let stamp = chrono::DateTime::from_timestamp(window + 300, 0).unwrap_or_default();
@@ -308,17 +337,16 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
         ));
         let target = opts.records * (file + 1) / files;
         let f = std::fs::File::create(&path).map_err(io(&path))?;
-        let mut w = std::io::BufWriter::with_capacity(
-            1 << 16,
-            GzEncoder::new(f, Compression::fast()),
-        );
+        let mut w =
+            std::io::BufWriter::with_capacity(1 << 16, GzEncoder::new(f, Compression::fast()));
         let header = match opts.format {
             GenFormat::V2 => V2_HEADER,
             GenFormat::V5 => V5_HEADER,
         };
         writeln!(w, "{header}").map_err(io(&path))?;
         while written < target {
-            let a = &enis[rng.below(enis.len() as u64) as usize];
+            let ai = rng.below(enis.len() as u64) as usize;
+            let a = &enis[ai];
             let sa = &subnets[a.subnet];
             let start = window + rng.below(240) as i64;
             let bytes = 40 + rng.below(200_000);
@@ -336,37 +364,88 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
                 let sb = &subnets[b.subnet];
                 let port = [443u32, 5432, 6379, 8080][rng.below(4) as usize];
                 let mk = |eni, sub, egress| Rec {
-                    eni, sub, src: &a.ip, dst: &b.ip, srcport: ephemeral, dstport: port, protocol: 6,
-                    packets, bytes, start, action: "ACCEPT", tcp_flags: 3, egress,
-                    traffic_path: egress.then_some(1), status: "OK",
+                    eni,
+                    sub,
+                    src: &a.ip,
+                    dst: &b.ip,
+                    srcport: ephemeral,
+                    dstport: port,
+                    protocol: 6,
+                    packets,
+                    bytes,
+                    start,
+                    action: "ACCEPT",
+                    tcp_flags: 3,
+                    egress,
+                    traffic_path: egress.then_some(1),
+                    status: "OK",
                 };
                 recs.push(mk(a, sa, true));
                 recs.push(mk(b, sb, false));
                 if sa.az_id != sb.az_id {
-                    *totals.cross_az.entry(format!("{}|{}", sa.az_id, sb.az_id)).or_default() += bytes;
+                    *totals
+                        .cross_az
+                        .entry(format!("{}|{}", sa.az_id, sb.az_id))
+                        .or_default() += bytes;
                 }
             } else if kind < 65 {
                 let peer = &public_peers[rng.below(public_peers.len() as u64) as usize];
                 recs.push(Rec {
-                    eni: a, sub: sa, src: &a.ip, dst: peer, srcport: ephemeral, dstport: 443, protocol: 6,
-                    packets, bytes, start, action: "ACCEPT", tcp_flags: 19, egress: true,
-                    traffic_path: Some(8), status: "OK",
+                    eni: a,
+                    sub: sa,
+                    src: &a.ip,
+                    dst: peer,
+                    srcport: ephemeral,
+                    dstport: 443,
+                    protocol: 6,
+                    packets,
+                    bytes,
+                    start,
+                    action: "ACCEPT",
+                    tcp_flags: 19,
+                    egress: true,
+                    traffic_path: Some(8),
+                    status: "OK",
                 });
             } else if kind < 85 {
                 let peer = &public_peers[rng.below(public_peers.len() as u64) as usize];
                 recs.push(Rec {
-                    eni: a, sub: sa, src: peer, dst: &a.ip, srcport: ephemeral, dstport: 443, protocol: 6,
-                    packets, bytes, start, action: "ACCEPT", tcp_flags: 3, egress: false,
-                    traffic_path: None, status: "OK",
+                    eni: a,
+                    sub: sa,
+                    src: peer,
+                    dst: &a.ip,
+                    srcport: ephemeral,
+                    dstport: 443,
+                    protocol: 6,
+                    packets,
+                    bytes,
+                    start,
+                    action: "ACCEPT",
+                    tcp_flags: 3,
+                    egress: false,
+                    traffic_path: None,
+                    status: "OK",
                 });
             } else if kind < 95 {
                 let scanner = &scanners[rng.below(scanners.len() as u64) as usize];
                 let port = scan_ports[rng.below(scan_ports.len() as u64) as usize];
                 let protocol = if port == 23 { 17 } else { 6 };
                 recs.push(Rec {
-                    eni: a, sub: sa, src: scanner, dst: &a.ip, srcport: ephemeral, dstport: port, protocol,
-                    packets: 1, bytes: 40 + rng.below(20), start, action: "REJECT", tcp_flags: 2,
-                    egress: false, traffic_path: None, status: "OK",
+                    eni: a,
+                    sub: sa,
+                    src: scanner,
+                    dst: &a.ip,
+                    srcport: ephemeral,
+                    dstport: port,
+                    protocol,
+                    packets: 1,
+                    bytes: 40 + rng.below(20),
+                    start,
+                    action: "REJECT",
+                    tcp_flags: 2,
+                    egress: false,
+                    traffic_path: None,
+                    status: "OK",
                 });
             } else if kind < 98 {
                 // DNS to the reserved resolver address (base + 2) of another zone's subnet.
@@ -375,16 +454,45 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
                 let small = 60 + rng.below(400);
                 totals.reserved_bytes += small;
                 recs.push(Rec {
-                    eni: a, sub: sa, src: &a.ip, dst: resolver, srcport: ephemeral, dstport: 53, protocol: 17,
-                    packets: 1, bytes: small, start, action: "ACCEPT", tcp_flags: 0, egress: true,
-                    traffic_path: Some(1), status: "OK",
+                    eni: a,
+                    sub: sa,
+                    src: &a.ip,
+                    dst: resolver,
+                    srcport: ephemeral,
+                    dstport: 53,
+                    protocol: 17,
+                    packets: 1,
+                    bytes: small,
+                    start,
+                    action: "ACCEPT",
+                    tcp_flags: 0,
+                    egress: true,
+                    traffic_path: Some(1),
+                    status: "OK",
                 });
             } else {
+                // One NODATA/SKIPDATA record per ENI and interval, as AWS writes them; two
+                // identical records would be indistinguishable from a duplicate delivery.
                 let status = if kind == 98 { "NODATA" } else { "SKIPDATA" };
+                if !status_records.insert((ai, start)) {
+                    continue;
+                }
                 recs.push(Rec {
-                    eni: a, sub: sa, src: "-", dst: "-", srcport: 0, dstport: 0, protocol: 0,
-                    packets: 0, bytes: 0, start: window, action: "-", tcp_flags: 0, egress: false,
-                    traffic_path: None, status,
+                    eni: a,
+                    sub: sa,
+                    src: "-",
+                    dst: "-",
+                    srcport: 0,
+                    dstport: 0,
+                    protocol: 0,
+                    packets: 0,
+                    bytes: 0,
+                    start,
+                    action: "-",
+                    tcp_flags: 0,
+                    egress: false,
+                    traffic_path: None,
+                    status,
                 });
             }
             for r in &recs {

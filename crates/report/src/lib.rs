@@ -17,6 +17,13 @@ use std::path::Path;
 use std::sync::Arc;
 use vpcflow_arrow::{PARTITION_COLUMNS, flow_schema};
 
+pub mod inventory;
+pub mod prices;
+pub mod reports;
+mod udf;
+
+pub use inventory::Inventory;
+pub use prices::PriceTable;
 
 /// An error from a query or report.
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +76,69 @@ pub enum OutputFormat {
     Json,
 }
 
-/// A session whose table `flows` is the dataset at `data`.
+/// What a session sees beyond the dataset.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Directory with `describe-subnets.json` and `describe-network-interfaces.json`.
+    pub inventory: Option<std::path::PathBuf>,
+    /// A TOML file laid over the built-in price table.
+    pub prices: Option<std::path::PathBuf>,
+    /// Only records whose `start` is at or after this (Unix seconds).
+    pub from: Option<i64>,
+    /// Only records whose `start` is before this (Unix seconds).
+    pub to: Option<i64>,
+}
+
+/// A session whose table `flows` is the dataset at `data`, with no inventory.
 pub async fn open(data: &Path) -> Result<SessionContext, QueryError> {
+    open_with(data, &SessionOptions::default())
+        .await
+        .map(|(ctx, _)| ctx)
+}
+
+/// A session with the tables `flows` (the dataset, cut to the time range, with its partitions
+/// pruned), `flows_enriched`, `subnets`, `enis`, `eni_ips` (empty without an inventory) and
+/// `prices`. Returns the price table it registered.
+pub async fn open_with(
+    data: &Path,
+    opts: &SessionOptions,
+) -> Result<(SessionContext, PriceTable), QueryError> {
+    let inventory = opts.inventory.as_deref().map(Inventory::load).transpose()?;
+    let prices = PriceTable::load(opts.prices.as_deref())?;
+    let ctx = session(data)?;
+    let ranged = opts.from.is_some() || opts.to.is_some();
+    register_flows(&ctx, data, if ranged { "flows_all" } else { "flows" })?;
+    if ranged {
+        let mut conds = Vec::new();
+        let day = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        };
+        if let Some(f) = opts.from {
+            conds.push(format!("date >= '{}' AND start >= {f}", day(f)));
+        }
+        if let Some(t) = opts.to {
+            conds.push(format!("date <= '{}' AND start < {t}", day(t)));
+        }
+        ctx.sql(&format!(
+            "CREATE VIEW flows AS SELECT * FROM flows_all WHERE {}",
+            conds.join(" AND ")
+        ))
+        .await?;
+    }
+    inventory::register(&ctx, inventory.as_ref())?;
+    prices.register(&ctx)?;
+    udf::register(&ctx);
+    ctx.sql(&format!(
+        "CREATE VIEW flows_enriched AS {}",
+        reports::FLOWS_ENRICHED
+    ))
+    .await?;
+    Ok((ctx, prices))
+}
+
+fn session(data: &Path) -> Result<SessionContext, QueryError> {
     let meta = std::fs::metadata(data).map_err(|e| QueryError::Dataset {
         path: data.display().to_string(),
         message: e.to_string(),
@@ -84,13 +152,11 @@ pub async fn open(data: &Path) -> Result<SessionContext, QueryError> {
     let config = SessionConfig::new()
         .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
         .with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
-    register_flows(&ctx, data)?;
-    Ok(ctx)
+    Ok(SessionContext::new_with_config(config))
 }
 
-/// Registers the dataset at `data` as table `flows` in `ctx`.
-pub fn register_flows(ctx: &SessionContext, data: &Path) -> Result<(), QueryError> {
+/// Registers the dataset at `data` as table `name` in `ctx`.
+pub fn register_flows(ctx: &SessionContext, data: &Path, name: &str) -> Result<(), QueryError> {
     let abs = std::fs::canonicalize(data).map_err(|e| QueryError::Dataset {
         path: data.display().to_string(),
         message: e.to_string(),
@@ -108,12 +174,37 @@ pub fn register_flows(ctx: &SessionContext, data: &Path) -> Result<(), QueryErro
         .with_listing_options(options)
         .with_schema(flow_schema());
     let table = ListingTable::try_new(config)?;
-    ctx.register_table("flows", Arc::new(table))?;
+    ctx.register_table(name, Arc::new(table))?;
     Ok(())
 }
 
+/// Runs a report; `limit` keeps the first rows.
+pub async fn run_report(
+    ctx: &SessionContext,
+    report: &reports::Report,
+    limit: Option<usize>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+    let (schema, batches) = sql(ctx, report.sql).await?;
+    let Some(mut left) = limit else {
+        return Ok((schema, batches));
+    };
+    let mut out = Vec::new();
+    for b in batches {
+        if left == 0 {
+            break;
+        }
+        let take = b.num_rows().min(left);
+        out.push(b.slice(0, take));
+        left -= take;
+    }
+    Ok((schema, out))
+}
+
 /// Runs one SQL statement and collects its result.
-pub async fn sql(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+pub async fn sql(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
     let df = ctx.sql(sql).await?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
@@ -129,10 +220,8 @@ pub fn write_output(
 ) -> Result<(), QueryError> {
     match format {
         OutputFormat::Table => {
-            let table = arrow::util::pretty::pretty_format_batches_with_schema(
-                schema.clone(),
-                batches,
-            )?;
+            let table =
+                arrow::util::pretty::pretty_format_batches_with_schema(schema.clone(), batches)?;
             writeln!(out, "{table}").map_err(arrow::error::ArrowError::from)?;
         }
         OutputFormat::Csv => {

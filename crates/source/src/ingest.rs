@@ -280,7 +280,9 @@ impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count += n as u64;
-        self.progress.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+        self.progress
+            .bytes_read
+            .fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -338,9 +340,7 @@ fn read_file(
     } else {
         Box::new(buffered)
     };
-    let mut decoder = shared
-        .decoder
-        .build_decoder(source.clone(), flow_log_id);
+    let mut decoder = shared.decoder.build_decoder(source.clone(), flow_log_id);
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
     let mut text_bytes = 0u64;
     let sink_error: RefCell<Option<IngestError>> = RefCell::new(None);
@@ -424,12 +424,15 @@ fn read_file(
             .decode(&buf, true, &mut emit)
             .map_err(|e| IngestError::Arrow(format!("{source}: {e}")))?;
     } else if !buf.is_empty() {
-        decoder.reject_line(&buf, "incomplete line at the point the input was cut", &mut emit);
+        decoder.reject_line(
+            &buf,
+            "incomplete line at the point the input was cut",
+            &mut emit,
+        );
     }
     decoder
         .finish(&mut emit)
         .map_err(|e| IngestError::Arrow(format!("{source}: {e}")))?;
-    drop(emit);
     if let Some(e) = sink_error.into_inner() {
         return Err(e);
     }
@@ -442,7 +445,9 @@ fn read_file(
         .progress
         .records
         .fetch_add(decoder.records(), Ordering::Relaxed);
-    result.unknown.extend(decoder.unknown_fields().iter().cloned());
+    result
+        .unknown
+        .extend(decoder.unknown_fields().iter().cloned());
     if let Some(e) = read_error {
         let msg = format!("{e} after line {}", decoder.lines());
         if strict {
@@ -450,7 +455,10 @@ fn read_file(
         }
         fail(result, msg);
     } else if decoder.lines() == 0 {
-        result.summary.warnings.push(format!("{source}: empty file"));
+        result
+            .summary
+            .warnings
+            .push(format!("{source}: empty file"));
     } else if decoder.records() == 0 && decoder.bad_lines() == 0 {
         result
             .summary

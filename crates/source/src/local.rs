@@ -73,11 +73,21 @@ mod tests {
         let files = discover(&[dir.path().to_path_buf(), dir.path().join("a/y.log")]).unwrap();
         let names: Vec<_> = files
             .iter()
-            .map(|f| f.path.strip_prefix(dir.path()).unwrap().to_str().unwrap().to_string())
+            .map(|f| {
+                f.path
+                    .strip_prefix(dir.path())
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(names, ["a/b/x.log.gz", "a/y.log"]);
         assert_eq!(files[1].size, 2);
         let err = discover(&[dir.path().join("nope")]).unwrap_err();
-        assert!(err.to_string().contains("nope: No such file or directory"), "{err}");
+        assert!(
+            err.to_string().contains("nope: No such file or directory"),
+            "{err}"
+        );
     }
 }

@@ -105,7 +105,12 @@ fn print_summary(
         0.0
     };
     writeln!(out, "ingested into {}", dir.display())?;
-    writeln!(out, "  files:          {} ({} failed)", s.files, s.failed_files.len())?;
+    writeln!(
+        out,
+        "  files:          {} ({} failed)",
+        s.files,
+        s.failed_files.len()
+    )?;
     writeln!(out, "  records:        {}", s.records)?;
     writeln!(out, "  bad lines:      {}", s.bad_lines)?;
     writeln!(
@@ -123,7 +128,11 @@ fn print_summary(
         s.input_bytes, s.text_bytes
     )?;
     writeln!(out, "  parquet files:  {}", s.output_files)?;
-    writeln!(out, "  seconds:        {:.3} ({:.0} records/s)", s.seconds, rate)?;
+    writeln!(
+        out,
+        "  seconds:        {:.3} ({:.0} records/s)",
+        s.seconds, rate
+    )?;
     for f in &s.failed_files {
         writeln!(out, "error: {}: {}", f.source, f.error)?;
     }

@@ -3,6 +3,7 @@
 mod generate;
 mod ingest;
 mod query;
+mod report;
 mod schema;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -22,6 +23,8 @@ enum Command {
     Ingest(ingest::Args),
     /// Run SQL over the dataset (the table `flows`).
     Query(query::Args),
+    /// Run a named report (per-interface traffic, rejected flows, cross-AZ cost, ...).
+    Report(report::Args),
     /// Print the canonical schema of the dataset.
     Schema(schema::Args),
     /// Write synthetic flow logs with known totals (for tests, benchmarks and demos).
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ingest(a) => ingest::run(a),
         Command::Query(a) => query::run(a),
+        Command::Report(a) => report::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Generate(a) => generate::run(a),
     }

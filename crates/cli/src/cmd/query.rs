@@ -9,6 +9,10 @@ pub struct Args {
     /// The dataset directory (the `--out` of `vpcflow ingest`).
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
+    /// Directory with describe-subnets.json and describe-network-interfaces.json: adds the
+    /// tables `subnets`, `enis` and `eni_ips`.
+    #[arg(long, value_name = "DIR")]
+    inventory: Option<PathBuf>,
     /// How to print the result.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
@@ -18,11 +22,16 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
-    let (schema, batches) = rt.block_on(async {
-        let ctx = vpcflow_report::open(&args.data).await?;
-        vpcflow_report::sql(&ctx, &args.sql).await
-    })
-    .context("query failed")?;
+    let (schema, batches) = rt
+        .block_on(async {
+            let opts = vpcflow_report::SessionOptions {
+                inventory: args.inventory.clone(),
+                ..Default::default()
+            };
+            let (ctx, _) = vpcflow_report::open_with(&args.data, &opts).await?;
+            vpcflow_report::sql(&ctx, &args.sql).await
+        })
+        .context("query failed")?;
     let mut out = std::io::stdout().lock();
     vpcflow_report::write_output(&mut out, &schema, &batches, args.output.into())?;
     Ok(ExitCode::SUCCESS)

@@ -42,7 +42,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         writeln!(out, "{:<28} {:<8} {:<8} {name}", f.name(), ty, version)?;
     }
-    writeln!(out, "{:<28} {:<8} {:<8} (Hive partition: date of start, UTC)", "date", "Utf8", "-")?;
-    writeln!(out, "{:<28} {:<8} {:<8} (Hive partition: hour of start, UTC)", "hour", "Utf8", "-")?;
+    writeln!(
+        out,
+        "{:<28} {:<8} {:<8} (Hive partition: date of start, UTC)",
+        "date", "Utf8", "-"
+    )?;
+    writeln!(
+        out,
+        "{:<28} {:<8} {:<8} (Hive partition: hour of start, UTC)",
+        "hour", "Utf8", "-"
+    )?;
     Ok(ExitCode::SUCCESS)
 }

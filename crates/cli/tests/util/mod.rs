@@ -1,5 +1,5 @@
 //! Helpers for driving the `vpcflow` binary: a temp dir, commands, and the Python venv.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -32,7 +32,10 @@ impl Dir {
 }
 
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Runs `vpcflow ARGS...`.
@@ -67,7 +70,14 @@ pub fn ingest(args: &[&str]) -> (i32, serde_json::Value, Output) {
 
 /// `vpcflow query --output json`: one JSON object per row.
 pub fn query(data: &Path, sql: &str) -> Vec<serde_json::Value> {
-    let o = vpcflow(["query", "--data", data.to_str().unwrap(), "--output", "json", sql]);
+    let o = vpcflow([
+        "query",
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        "json",
+        sql,
+    ]);
     assert!(o.status.success(), "query failed: {}", stderr(&o));
     stdout(&o)
         .lines()
@@ -102,7 +112,11 @@ pub fn python() -> PathBuf {
 /// Runs a Python snippet in the venv; returns stdout.
 pub fn run_python(code: &str) -> String {
     let o = Command::new(python()).arg("-c").arg(code).output().unwrap();
-    assert!(o.status.success(), "python failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 

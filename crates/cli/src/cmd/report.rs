@@ -1,0 +1,102 @@
+use super::Output;
+use anyhow::Context;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vpcflow_report::reports::{self, REPORTS};
+
+/// Run a named report over the dataset.
+#[derive(Debug, clap::Args)]
+#[command(after_help = report_list())]
+pub struct Args {
+    /// The report (see --list).
+    #[arg(required_unless_present = "list")]
+    name: Option<String>,
+    /// List the reports and what each answers.
+    #[arg(long)]
+    list: bool,
+    /// The dataset directory (the `--out` of `vpcflow ingest`).
+    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    data: Option<PathBuf>,
+    /// Only records starting at or after TIME (RFC 3339, or a date for its midnight UTC).
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// Only records starting before TIME (RFC 3339, or a date: the whole day is included).
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// Directory with describe-subnets.json and describe-network-interfaces.json (as
+    /// `aws ec2 describe-subnets` / `describe-network-interfaces` print them).
+    #[arg(long, value_name = "DIR")]
+    inventory: Option<PathBuf>,
+    /// TOML price table laid over the built-in one (see queries/prices.toml for the keys).
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+    /// Print at most N rows.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
+
+fn report_list() -> String {
+    let mut s = String::from("Reports:\n");
+    for r in REPORTS {
+        s.push_str(&format!("  {:<18} {}\n", r.name, r.about));
+    }
+    s
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    if args.list {
+        for r in REPORTS {
+            writeln!(out, "{:<18} {}", r.name, r.about)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = args.name.as_deref().unwrap_or_default();
+    let report = reports::find(name)?;
+    let data = args.data.context("--data is required")?;
+    let from = args
+        .from
+        .as_deref()
+        .map(|t| reports::parse_time(t, false))
+        .transpose()
+        .context("--from")?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|t| reports::parse_time(t, true))
+        .transpose()
+        .context("--to")?;
+    if let (Some(f), Some(t)) = (from, to) {
+        anyhow::ensure!(f < t, "--from must be before --to");
+    }
+    anyhow::ensure!(
+        !report.needs_inventory || args.inventory.is_some(),
+        "report {name} needs --inventory DIR (describe-network-interfaces.json lists the ENIs it checks)"
+    );
+    let opts = vpcflow_report::SessionOptions {
+        inventory: args.inventory,
+        prices: args.prices,
+        from,
+        to,
+    };
+    let rt = super::runtime()?;
+    let (schema, batches, prices) = rt
+        .block_on(async {
+            let (ctx, prices) = vpcflow_report::open_with(&data, &opts).await?;
+            let (schema, batches) = vpcflow_report::run_report(&ctx, report, args.limit).await?;
+            Ok::<_, vpcflow_report::QueryError>((schema, batches, prices))
+        })
+        .with_context(|| format!("report {name}"))?;
+    vpcflow_report::write_output(&mut out, &schema, &batches, args.output.into())?;
+    if report.shows_cost {
+        match args.output {
+            Output::Table => writeln!(out, "{}", prices.describe())?,
+            _ => eprintln!("{}", prices.describe()),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

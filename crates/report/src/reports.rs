@@ -1,0 +1,146 @@
+//! The reports: named SQL files in `queries/`, run on DataFusion over the dataset.
+
+use crate::QueryError;
+
+/// One report.
+#[derive(Debug, Clone, Copy)]
+pub struct Report {
+    /// Its name on the command line (`queries/NAME.sql`).
+    pub name: &'static str,
+    /// What it answers, in one line.
+    pub about: &'static str,
+    /// Its SQL.
+    pub sql: &'static str,
+    /// Whether it cannot run without `--inventory`.
+    pub needs_inventory: bool,
+    /// Whether it shows money (and so names the prices it used).
+    pub shows_cost: bool,
+}
+
+macro_rules! report {
+    ($name:literal, $about:literal, $inv:literal, $cost:literal) => {
+        Report {
+            name: $name,
+            about: $about,
+            sql: include_str!(concat!("../../../queries/", $name, ".sql")),
+            needs_inventory: $inv,
+            shows_cost: $cost,
+        }
+    };
+}
+
+/// Every report, in the order `--list` shows them.
+pub const REPORTS: &[Report] = &[
+    report!(
+        "interface-traffic",
+        "bytes and packets in and out of each ENI, rejected traffic apart",
+        false,
+        false
+    ),
+    report!(
+        "rejected-flows",
+        "rejected traffic by source, destination port, protocol and ENI; scan suspects",
+        false,
+        false
+    ),
+    report!(
+        "cross-az-cost",
+        "bytes that crossed availability zones, per AZ pair, and what they cost",
+        false,
+        true
+    ),
+    report!(
+        "top-talkers",
+        "end-to-end conversations by bytes, each counted once",
+        false,
+        false
+    ),
+    report!(
+        "nat-gateway",
+        "bytes each NAT gateway processed, who sent them, and the processing cost",
+        false,
+        true
+    ),
+    report!(
+        "internet-egress",
+        "bytes each ENI sent to the internet, AWS services apart, and an estimated cost",
+        false,
+        true
+    ),
+    report!(
+        "log-health",
+        "NODATA/SKIPDATA records and log coverage per ENI and hour",
+        false,
+        false
+    ),
+    report!(
+        "idle-interfaces",
+        "ENIs in the inventory with no accepted traffic in the range (clean-up candidates)",
+        true,
+        false
+    ),
+];
+
+/// The view every report reads (`flows` plus what the inventory adds).
+pub const FLOWS_ENRICHED: &str = include_str!("../../../queries/_flows_enriched.sql");
+
+/// Finds a report by name.
+pub fn find(name: &str) -> Result<&'static Report, QueryError> {
+    REPORTS.iter().find(|r| r.name == name).ok_or_else(|| {
+        QueryError::Invalid(format!(
+            "unknown report {name:?}; the reports are: {}",
+            REPORTS
+                .iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// Parses `--from`/`--to`: an RFC 3339 time or a date (`2025-12-01`). A date means its
+/// midnight UTC, or with `end_of_day` the midnight after it (so `--to 2025-12-01` includes
+/// that whole day). Returns Unix seconds.
+pub fn parse_time(s: &str, end_of_day: bool) -> Result<i64, QueryError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let day = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp());
+    }
+    Err(QueryError::Invalid(format!(
+        "{s:?} is not a time: give an RFC 3339 time (2025-12-01T06:00:00Z) or a date (2025-12-01)"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("2025-12-01", false).unwrap(), 1764547200);
+        assert_eq!(parse_time("2025-12-01", true).unwrap(), 1764547200 + 86400);
+        assert_eq!(
+            parse_time("2025-12-01T01:00:00+01:00", false).unwrap(),
+            1764547200
+        );
+        let e = parse_time("yesterday", false).unwrap_err().to_string();
+        assert!(e.contains("\"yesterday\" is not a time"), "{e}");
+    }
+
+    #[test]
+    fn names() {
+        assert!(find("cross-az-cost").is_ok());
+        let e = find("nope").unwrap_err().to_string();
+        assert!(
+            e.starts_with("unknown report \"nope\"; the reports are: interface-traffic"),
+            "{e}"
+        );
+    }
+}

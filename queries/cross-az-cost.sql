@@ -1,0 +1,96 @@
+-- cross-az-cost: bytes that crossed availability zones, and what they cost.
+--  * Accepted OK records with bytes; exact duplicates (overlapping flow logs) count once.
+--  * Each hop once: the sender's egress record; the receiver's ingress record only when the
+--    sender is not logged (its address belongs to no ENI seen in the data or the inventory).
+--  * The peer's AZ, in order: next-hop-az-id (v11), the ENI inventory by address (same VPC),
+--    the subnet CIDRs (same VPC), learned from the peer's own egress records; else unknown,
+--    shown with no cost, never guessed.
+--  * Not cross-AZ: internet peers, the addresses AWS reserves in each subnet (the first four
+--    and the last, the DNS resolver among them), sublocations, and Transit Gateway and
+--    PrivateLink hops (free across AZs since 2022).
+WITH f AS (
+  SELECT DISTINCT interface_id, srcaddr, dstaddr, srcport, dstport, protocol, start, "end",
+         bytes, direction, local_az_id, local_vpc_id, local_interface_type, sublocation_type,
+         next_hop_az_id, next_hop_interface_type, region
+  FROM flows_enriched
+  WHERE log_status = 'OK' AND action = 'ACCEPT' AND bytes > 0
+),
+logged_ips AS (
+  SELECT ip FROM eni_ips WHERE interface_id IN (SELECT interface_id FROM f)
+  UNION
+  SELECT srcaddr FROM f WHERE direction = 'egress'
+),
+learned AS (
+  SELECT srcaddr AS ip, MIN(local_az_id) AS az_id
+  FROM f
+  WHERE direction = 'egress' AND local_az_id IS NOT NULL
+  GROUP BY srcaddr
+  HAVING COUNT(DISTINCT local_az_id) = 1
+),
+hops AS (
+  SELECT f.*, 'sender_egress' AS confidence, dstaddr AS peer_ip FROM f WHERE direction = 'egress'
+  UNION ALL
+  SELECT f.*, 'receiver_ingress' AS confidence, srcaddr AS peer_ip FROM f
+  WHERE direction = 'ingress' AND srcaddr NOT IN (SELECT ip FROM logged_ips)
+),
+peers AS (
+  SELECT DISTINCT peer_ip, local_vpc_id FROM hops
+),
+peer_facts AS (
+  SELECT p.peer_ip, p.local_vpc_id,
+         CASE WHEN COUNT(DISTINCT ei.az_id) = 1 THEN MIN(ei.az_id) END AS eni_az,
+         CASE WHEN COUNT(DISTINCT sn.az_id) = 1 THEN MIN(sn.az_id) END AS subnet_az,
+         COALESCE(BOOL_OR(ipv4_to_int(p.peer_ip) - sn.net_lo < 4 OR ipv4_to_int(p.peer_ip) = sn.net_hi), false) AS reserved,
+         MIN(ei.interface_type) AS peer_type
+  FROM peers p
+  LEFT JOIN eni_ips ei
+    ON ei.ip = p.peer_ip AND (p.local_vpc_id IS NULL OR ei.vpc_id IS NULL OR ei.vpc_id = p.local_vpc_id)
+  LEFT JOIN subnets sn
+    ON ipv4_to_int(p.peer_ip) BETWEEN sn.net_lo AND sn.net_hi
+   AND (p.local_vpc_id IS NULL OR sn.vpc_id = p.local_vpc_id)
+  GROUP BY p.peer_ip, p.local_vpc_id
+),
+resolved AS (
+  SELECT h.bytes, h.confidence, h.region,
+         COALESCE(h.next_hop_az_id, pf.eni_az, pf.subnet_az, l.az_id) AS peer_az,
+         CASE WHEN h.next_hop_az_id IS NOT NULL THEN 'next_hop'
+              WHEN pf.eni_az IS NOT NULL THEN 'eni_inventory'
+              WHEN pf.subnet_az IS NOT NULL THEN 'subnet_cidr'
+              WHEN l.az_id IS NOT NULL THEN 'learned'
+              ELSE 'unknown' END AS peer_az_source,
+         h.local_az_id,
+         (COALESCE(is_private_ip(h.peer_ip), false)
+          AND NOT pf.reserved
+          AND h.sublocation_type IS NULL
+          AND COALESCE(h.local_interface_type, '') NOT IN ('transit_gateway', 'vpc_endpoint', 'gateway_load_balancer_endpoint')
+          AND COALESCE(h.next_hop_interface_type, pf.peer_type, '') NOT IN ('transit_gateway', 'vpc_endpoint', 'gateway_load_balancer_endpoint')
+         ) AS billable_path
+  FROM hops h
+  JOIN peer_facts pf ON pf.peer_ip = h.peer_ip AND pf.local_vpc_id IS NOT DISTINCT FROM h.local_vpc_id
+  LEFT JOIN learned l ON l.ip = h.peer_ip
+),
+pairs AS (
+  SELECT CASE WHEN confidence = 'sender_egress' THEN local_az_id ELSE peer_az END AS src_az,
+         CASE WHEN confidence = 'sender_egress' THEN peer_az ELSE local_az_id END AS dst_az,
+         bytes, confidence, peer_az_source, region
+  FROM resolved
+  WHERE billable_path
+)
+SELECT COALESCE(src_az, 'unknown') AS src_az_id,
+       COALESCE(dst_az, 'unknown') AS dst_az_id,
+       SUM(bytes) AS bytes,
+       SUM(bytes) / MAX(d.bytes_per_gb) AS gb,
+       CASE WHEN MAX(src_az) IS NOT NULL AND MAX(dst_az) IS NOT NULL
+            THEN SUM(bytes / d.bytes_per_gb
+                     * (COALESCE(pr.cross_az_out_per_gb, d.cross_az_out_per_gb)
+                        + COALESCE(pr.cross_az_in_per_gb, d.cross_az_in_per_gb))) END AS cost_usd,
+       COUNT(*) AS records,
+       array_to_string(array_sort(array_agg(DISTINCT peer_az_source)), ',') AS peer_az_source,
+       array_to_string(array_sort(array_agg(DISTINCT confidence)), ',') AS confidence,
+       MAX(d.as_of) AS prices_as_of
+FROM pairs
+CROSS JOIN (SELECT * FROM prices WHERE region = 'default') d
+LEFT JOIN prices pr ON pr.region = pairs.region
+WHERE src_az IS NULL OR dst_az IS NULL OR src_az <> dst_az
+GROUP BY COALESCE(src_az, 'unknown'), COALESCE(dst_az, 'unknown')
+ORDER BY bytes DESC, src_az_id, dst_az_id

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The main job on the bundled samples: ingest sample-logs/ into a Parquet dataset, then ask it
+# questions. Exit status 2 from ingest is expected: sample-logs/malformed/ holds bad lines on
+# purpose, and they are quarantined, not lost.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-out/sample-flows}"
+cargo build --release --quiet --bin vpcflow || exit 1
+bin=target/release/vpcflow
+rm -rf "$out"
+run() { echo "+ $*" >&2; "$@"; }
+run $bin ingest sample-logs --out "$out"
+status=$?
+[ $status -le 2 ] || exit $status
+run $bin query --data "$out" \
+  "SELECT interface_id, flow_direction, count(*) AS records, sum(bytes) AS bytes
+   FROM flows WHERE log_status = 'OK' GROUP BY 1, 2 ORDER BY bytes DESC NULLS LAST" || exit 1
