@@ -122,6 +122,8 @@ impl RecordParser {
     pub fn parse<'a>(&self, line: &'a [u8], out: &mut Vec<Value<'a>>) -> Result<(), LineError> {
         out.clear();
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // One UTF-8 check for the whole line; tokens are then cut from the checked text.
+        let text = std::str::from_utf8(line).ok();
         let mut rest = line;
         for (position, plan) in self.plan.iter().enumerate() {
             let Ok((next, tok)) = token(rest) else {
@@ -131,7 +133,12 @@ impl RecordParser {
                 });
             };
             rest = next;
-            match self.value(plan, position, tok) {
+            let start = tok.as_ptr() as usize - line.as_ptr() as usize;
+            let tok_text = match text {
+                Some(t) => t.get(start..start + tok.len()),
+                None => std::str::from_utf8(tok).ok(),
+            };
+            match self.value(plan, position, tok, tok_text) {
                 Ok(v) => out.push(v),
                 // A wrong field count explains a bad value better than the value does.
                 Err(e) => {
@@ -162,18 +169,15 @@ impl RecordParser {
         plan: &SlotPlan,
         position: usize,
         tok: &'a [u8],
+        tok_text: Option<&'a str>,
     ) -> Result<Value<'a>, LineError> {
         if tok == b"-" {
             return Ok(Value::Null);
         }
         match plan.kind {
-            FieldKind::Utf8 => {
-                std::str::from_utf8(tok)
-                    .map(Value::Str)
-                    .map_err(|_| LineError::NotUtf8 {
-                        position: position + 1,
-                    })
-            }
+            FieldKind::Utf8 => tok_text.map(Value::Str).ok_or(LineError::NotUtf8 {
+                position: position + 1,
+            }),
             kind => {
                 let parsed: IResult<&[u8], u64> = all_consuming(dec_u64).parse(tok);
                 let Ok((_, n)) = parsed else {

@@ -154,9 +154,10 @@ pub fn ingest_files(
     progress
         .total_bytes
         .store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
-    // Largest first, so the last file to finish is a small one.
+    // In path order, which in AWS's key layout is time order: each worker then moves through
+    // the hours one after another and writes few, large files per hour.
     let mut order: Vec<InputFile> = files.to_vec();
-    order.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+    order.sort_by(|a, b| a.path.cmp(&b.path));
     let shared = Shared {
         files: &order,
         next: AtomicU64::new(0),
@@ -234,7 +235,7 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
     let name = format!("{}-w{w}", shared.run_id);
     let mut writer = DatasetWriter::new(shared.root, shared.run_id, name.clone())
         .map_err(IngestError::Dataset)?
-        .with_max_open(3);
+        .with_max_open(2);
     let mut quarantine = QuarantineWriter::new(shared.root, &name);
     let mut result = WorkerResult::default();
     let outcome = (|| {
