@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The three main reports with vpcflow and the equivalent DuckDB queries, on the same Parquet
-# dataset (called by e2e.sh: reports.sh VPCFLOW_BIN DATASET PYTHON THREADS).
+# dataset (called by e2e.sh: reports.sh VPCFLOW_BIN DATASET PYTHON THREADS). The generated
+# input has one flow log per ENI, so, as in vpcflow's flows_unique view, nothing is
+# de-duplicated; the DuckDB queries do the same work as vpcflow's.
 set -euo pipefail
 bin=$1; data=$2; py=$3; threads=$4
 cd "$(dirname "$0")/.."
@@ -8,7 +10,7 @@ src="read_parquet('$data/**/*.parquet', hive_partitioning = true)"
 private="(regexp_matches(ip, '^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.|169\.254\.|127\.)') OR regexp_matches(lower(ip), '^f[cd]|^fe[89ab]'))"
 declare -A duck
 duck[interface-traffic]="
-WITH f AS (SELECT DISTINCT interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start, \"end\",
+WITH f AS (SELECT interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start, \"end\",
   action, log_status, flow_direction AS direction, az_id, subnet_id, vpc_id, instance_id FROM $src WHERE interface_id IS NOT NULL)
 SELECT interface_id,
   COALESCE(SUM(CASE WHEN log_status='OK' AND direction='ingress' THEN bytes END),0) AS bytes_in,
@@ -22,7 +24,7 @@ SELECT interface_id,
   MAX(az_id), MAX(subnet_id), MAX(vpc_id), MAX(instance_id), to_timestamp(MIN(start)), to_timestamp(MAX(\"end\"))
 FROM f GROUP BY interface_id ORDER BY bytes_in + bytes_out DESC, interface_id"
 duck[rejected-flows]="
-WITH r AS (SELECT DISTINCT interface_id, COALESCE(pkt_srcaddr, srcaddr) AS src_ip, COALESCE(pkt_dstaddr, dstaddr) AS dst_ip,
+WITH r AS (SELECT interface_id, COALESCE(pkt_srcaddr, srcaddr) AS src_ip, COALESCE(pkt_dstaddr, dstaddr) AS dst_ip,
   srcport, dstport, protocol, packets, bytes, start, \"end\", flow_direction AS direction, tcp_flags
   FROM $src WHERE action='REJECT' AND log_status='OK'),
 s AS (SELECT src_ip, COUNT(DISTINCT dstport) AS ports_tried, COUNT(DISTINCT dst_ip) AS hosts_tried FROM r GROUP BY src_ip)
@@ -32,7 +34,7 @@ SELECT r.src_ip, r.dstport, r.protocol, r.interface_id, COUNT(*) AS records, SUM
 FROM r JOIN s ON s.src_ip = r.src_ip GROUP BY r.src_ip, r.dstport, r.protocol, r.interface_id
 ORDER BY records DESC, bytes DESC, r.src_ip, r.dstport, r.protocol, r.interface_id"
 duck[cross-az-cost]="
-WITH f AS (SELECT DISTINCT interface_id, srcaddr, dstaddr, srcport, dstport, protocol, start, \"end\", bytes,
+WITH f AS (SELECT interface_id, srcaddr, dstaddr, srcport, dstport, protocol, start, \"end\", bytes,
   flow_direction AS direction, az_id, vpc_id, sublocation_type, next_hop_az_id FROM $src
   WHERE log_status='OK' AND action='ACCEPT' AND bytes > 0),
 logged AS (SELECT DISTINCT srcaddr AS ip FROM f WHERE direction='egress'),

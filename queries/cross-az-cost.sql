@@ -9,54 +9,62 @@
 --    and the last, the DNS resolver among them), sublocations, and Transit Gateway and
 --    PrivateLink hops (free across AZs since 2022).
 WITH f AS (
-  SELECT DISTINCT interface_id, srcaddr, dstaddr, srcport, dstport, protocol, start, "end",
-         bytes, direction, local_az_id, local_vpc_id, local_interface_type, sublocation_type,
-         next_hop_az_id, next_hop_interface_type, region
-  FROM flows_enriched
+  SELECT srcaddr, dstaddr, bytes, direction, local_az_id, local_vpc_id, local_interface_type,
+         sublocation_type, next_hop_az_id, next_hop_interface_type, region
+  FROM flows_unique
   WHERE log_status = 'OK' AND action = 'ACCEPT' AND bytes > 0
 ),
-logged_ips AS (
-  SELECT ip FROM eni_ips WHERE interface_id IN (SELECT interface_id FROM f)
-  UNION
-  SELECT srcaddr FROM f WHERE direction = 'egress'
-),
-learned AS (
-  SELECT srcaddr AS ip, MIN(local_az_id) AS az_id
-  FROM f
-  WHERE direction = 'egress' AND local_az_id IS NOT NULL
+-- Facts about addresses, from every record (duplicates change none of them), so that the
+-- de-duplicated set `f` above is computed once.
+egress_ips AS (
+  SELECT srcaddr AS ip,
+         CASE WHEN COUNT(DISTINCT local_az_id) = 1 THEN MIN(local_az_id) END AS az_id
+  FROM flows_enriched
+  WHERE direction = 'egress' AND log_status = 'OK' AND srcaddr IS NOT NULL
   GROUP BY srcaddr
-  HAVING COUNT(DISTINCT local_az_id) = 1
+),
+logged_ips AS (
+  SELECT ip FROM eni_ips WHERE interface_id IN (SELECT DISTINCT interface_id FROM flows)
+  UNION
+  SELECT ip FROM egress_ips
 ),
 hops AS (
-  SELECT f.*, 'sender_egress' AS confidence, dstaddr AS peer_ip FROM f WHERE direction = 'egress'
-  UNION ALL
-  SELECT f.*, 'receiver_ingress' AS confidence, srcaddr AS peer_ip FROM f
-  WHERE direction = 'ingress' AND srcaddr NOT IN (SELECT ip FROM logged_ips)
+  SELECT f.*,
+         CASE WHEN f.direction = 'egress' THEN 'sender_egress' ELSE 'receiver_ingress' END AS confidence,
+         CASE WHEN f.direction = 'egress' THEN f.dstaddr ELSE f.srcaddr END AS peer_ip
+  FROM logged_ips li -- the small side first: it is the one held in memory
+  RIGHT JOIN f ON li.ip = f.srcaddr
+  WHERE f.direction = 'egress' OR (f.direction = 'ingress' AND li.ip IS NULL)
 ),
 peers AS (
-  SELECT DISTINCT peer_ip, local_vpc_id FROM hops
+  SELECT DISTINCT CASE WHEN direction = 'egress' THEN dstaddr ELSE srcaddr END AS peer_ip,
+         COALESCE(local_vpc_id, '') AS vpc_key, local_vpc_id
+  FROM flows_enriched
+  WHERE log_status = 'OK' AND action = 'ACCEPT' AND bytes > 0 AND direction IS NOT NULL
 ),
 peer_facts AS (
-  SELECT p.peer_ip, p.local_vpc_id,
+  SELECT p.peer_ip, p.vpc_key,
          CASE WHEN COUNT(DISTINCT ei.az_id) = 1 THEN MIN(ei.az_id) END AS eni_az,
          CASE WHEN COUNT(DISTINCT sn.az_id) = 1 THEN MIN(sn.az_id) END AS subnet_az,
          COALESCE(BOOL_OR(ipv4_to_int(p.peer_ip) - sn.net_lo < 4 OR ipv4_to_int(p.peer_ip) = sn.net_hi), false) AS reserved,
-         MIN(ei.interface_type) AS peer_type
+         MIN(ei.interface_type) AS peer_type,
+         MIN(l.az_id) AS learned_az
   FROM peers p
+  LEFT JOIN egress_ips l ON l.ip = p.peer_ip
   LEFT JOIN eni_ips ei
     ON ei.ip = p.peer_ip AND (p.local_vpc_id IS NULL OR ei.vpc_id IS NULL OR ei.vpc_id = p.local_vpc_id)
   LEFT JOIN subnets sn
     ON ipv4_to_int(p.peer_ip) BETWEEN sn.net_lo AND sn.net_hi
    AND (p.local_vpc_id IS NULL OR sn.vpc_id = p.local_vpc_id)
-  GROUP BY p.peer_ip, p.local_vpc_id
+  GROUP BY p.peer_ip, p.vpc_key
 ),
 resolved AS (
   SELECT h.bytes, h.confidence, h.region,
-         COALESCE(h.next_hop_az_id, pf.eni_az, pf.subnet_az, l.az_id) AS peer_az,
+         COALESCE(h.next_hop_az_id, pf.eni_az, pf.subnet_az, pf.learned_az) AS peer_az,
          CASE WHEN h.next_hop_az_id IS NOT NULL THEN 'next_hop'
               WHEN pf.eni_az IS NOT NULL THEN 'eni_inventory'
               WHEN pf.subnet_az IS NOT NULL THEN 'subnet_cidr'
-              WHEN l.az_id IS NOT NULL THEN 'learned'
+              WHEN pf.learned_az IS NOT NULL THEN 'learned'
               ELSE 'unknown' END AS peer_az_source,
          h.local_az_id,
          (COALESCE(is_private_ip(h.peer_ip), false)
@@ -66,8 +74,7 @@ resolved AS (
           AND COALESCE(h.next_hop_interface_type, pf.peer_type, '') NOT IN ('transit_gateway', 'vpc_endpoint', 'gateway_load_balancer_endpoint')
          ) AS billable_path
   FROM hops h
-  JOIN peer_facts pf ON pf.peer_ip = h.peer_ip AND pf.local_vpc_id IS NOT DISTINCT FROM h.local_vpc_id
-  LEFT JOIN learned l ON l.ip = h.peer_ip
+  JOIN peer_facts pf ON pf.peer_ip = h.peer_ip AND pf.vpc_key = COALESCE(h.local_vpc_id, '')
 ),
 pairs AS (
   SELECT CASE WHEN confidence = 'sender_egress' THEN local_az_id ELSE peer_az END AS src_az,

@@ -2,11 +2,7 @@
 -- direction (accepted and rejected alike; rejected bytes are also shown apart). Exact
 -- duplicate records (the same ENI logged by two flow logs) count once.
 WITH f AS (
-  SELECT DISTINCT interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes,
-         start, "end", action, log_status, direction, local_az_id, local_subnet_id,
-         local_vpc_id, local_instance_id, local_interface_type
-  FROM flows_enriched
-  WHERE interface_id IS NOT NULL
+  SELECT * FROM flows_unique WHERE interface_id IS NOT NULL
 )
 SELECT f.interface_id,
        COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction = 'ingress' THEN bytes END), 0) AS bytes_in,

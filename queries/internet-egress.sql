@@ -14,7 +14,7 @@ SELECT f.interface_id,
                 THEN f.bytes / d.bytes_per_gb * COALESCE(pr.internet_out_per_gb, d.internet_out_per_gb)
                 ELSE 0 END) AS est_cost_usd,
        MAX(d.as_of) AS prices_as_of
-FROM flows_enriched f
+FROM flows_unique f
 CROSS JOIN (SELECT * FROM prices WHERE region = 'default') d
 LEFT JOIN prices pr ON pr.region = f.region
 WHERE f.log_status = 'OK' AND f.action = 'ACCEPT' AND f.direction = 'egress'

@@ -7,11 +7,10 @@ WITH nat AS (
   SELECT DISTINCT interface_id FROM flows WHERE interface_type = 'nat_gateway'
 ),
 legs AS (
-  SELECT DISTINCT f.interface_id, f.srcaddr, f.dstaddr, f.srcport, f.dstport, f.protocol,
-         f.start, f."end", f.bytes, f.direction, f.local_az_id, f.region,
+  SELECT f.interface_id, f.bytes, f.direction, f.local_az_id, f.region,
          COALESCE(f.pkt_dst_aws_service, f.pkt_src_aws_service) AS aws_service,
          CASE WHEN f.direction = 'ingress' THEN f.srcaddr ELSE f.dstaddr END AS client_ip
-  FROM flows_enriched f
+  FROM flows_unique f
   JOIN nat n ON n.interface_id = f.interface_id
   WHERE f.log_status = 'OK' AND f.action = 'ACCEPT' AND f.direction IS NOT NULL
 )

@@ -2,15 +2,17 @@
 -- src_ip is the packet's original source (pkt-srcaddr where logged). A source that tried 20
 -- or more distinct ports in the range is a scan suspect.
 WITH r AS (
-  SELECT DISTINCT interface_id, COALESCE(pkt_srcaddr, srcaddr) AS src_ip,
-         COALESCE(pkt_dstaddr, dstaddr) AS dst_ip, srcport, dstport, protocol, packets, bytes,
-         start, "end", direction, reject_reason, tcp_flags
-  FROM flows_enriched
+  SELECT interface_id, COALESCE(pkt_srcaddr, srcaddr) AS src_ip, dstport, protocol, packets,
+         bytes, start, "end", direction, reject_reason, tcp_flags
+  FROM flows_unique
   WHERE action = 'REJECT' AND log_status = 'OK'
 ),
 sources AS (
-  SELECT src_ip, COUNT(DISTINCT dstport) AS ports_tried, COUNT(DISTINCT dst_ip) AS hosts_tried
-  FROM r GROUP BY src_ip
+  SELECT COALESCE(pkt_srcaddr, srcaddr) AS src_ip, COUNT(DISTINCT dstport) AS ports_tried,
+         COUNT(DISTINCT COALESCE(pkt_dstaddr, dstaddr)) AS hosts_tried
+  FROM flows
+  WHERE action = 'REJECT' AND log_status = 'OK'
+  GROUP BY 1
 )
 SELECT r.src_ip,
        r.dstport AS dst_port,

@@ -3,9 +3,8 @@
 -- intermediate ENIs (NAT and Transit Gateways, load balancers, endpoints) are left out, and
 -- the packet-level addresses name the real ends.
 WITH f AS (
-  SELECT DISTINCT interface_id, srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, srcport, dstport,
-         protocol, packets, bytes, start, "end", direction
-  FROM flows_enriched
+  SELECT srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, dstport, packets, bytes, direction
+  FROM flows_unique
   WHERE log_status = 'OK' AND action = 'ACCEPT'
     AND COALESCE(local_interface_type, 'interface') NOT IN
         ('nat_gateway', 'transit_gateway', 'network_load_balancer', 'gateway_load_balancer',

@@ -370,3 +370,25 @@ fn prices_file_changes_the_cost_and_is_named() {
     assert_eq!(first["prices_as_of"], "2027-01");
     assert!(stderr(&o).contains("as of 2027-01"), "{}", stderr(&o));
 }
+
+#[test]
+fn duplicates_across_flow_logs_count_once() {
+    // The same records delivered by two flow logs (two object names, two flow-log IDs) count
+    // once in the reports, though both copies land in the dataset.
+    let d = Dir::new();
+    let src = repo_root().join(
+        "sample-logs/AWSLogs/123456789012/vpcflowlogs/us-east-1/2025/12/01/123456789012_vpcflowlogs_us-east-1_fl-0aa11bb22cc33dd44_20251201T0005Z_5f3e2a1b.log.gz",
+    );
+    let bytes = std::fs::read(&src).unwrap();
+    d.write("once/123456789012_vpcflowlogs_us-east-1_fl-0aaaaaaaaaaaaaaa1_20251201T0005Z_00000001.log.gz", &bytes);
+    d.write("twice/123456789012_vpcflowlogs_us-east-1_fl-0aaaaaaaaaaaaaaa1_20251201T0005Z_00000001.log.gz", &bytes);
+    d.write("twice/123456789012_vpcflowlogs_us-east-1_fl-0bbbbbbbbbbbbbbb2_20251201T0005Z_00000002.log.gz", &bytes);
+    let (once, twice) = (d.join("ds-once"), d.join("ds-twice"));
+    ingest(&[d.join("once").to_str().unwrap(), "--out", once.to_str().unwrap()]);
+    let (_, s, _) = ingest(&[d.join("twice").to_str().unwrap(), "--out", twice.to_str().unwrap()]);
+    assert_eq!(s["records"], 46);
+    for name in ["interface-traffic", "rejected-flows", "cross-az-cost", "top-talkers", "nat-gateway"] {
+        assert_eq!(report(&once, name, &[]), report(&twice, name, &[]), "report {name}");
+    }
+    assert_eq!(report(&once, "interface-traffic", &[]).iter().map(|r| int(&r["records"])).sum::<u64>(), 23);
+}

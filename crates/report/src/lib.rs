@@ -135,7 +135,38 @@ pub async fn open_with(
         reports::FLOWS_ENRICHED
     ))
     .await?;
+    let unique = match multi_logged_enis(&ctx).await? {
+        multi if multi.is_empty() => "SELECT * FROM flows_enriched".to_string(),
+        multi => {
+            let list = multi
+                .iter()
+                .map(|id| format!("'{}'", id.replace('\'', "''")))
+                .collect::<Vec<_>>()
+                .join(", ");
+            reports::FLOWS_UNIQUE.replace("{multi}", &list)
+        }
+    };
+    ctx.sql(&format!("CREATE VIEW flows_unique AS {unique}"))
+        .await?;
     Ok((ctx, prices))
+}
+
+/// ENIs logged by more than one flow log: only their records can be duplicates.
+async fn multi_logged_enis(ctx: &SessionContext) -> Result<Vec<String>, QueryError> {
+    let (_, batches) = sql(
+        ctx,
+        "SELECT interface_id FROM flows WHERE flow_log_id IS NOT NULL AND interface_id IS NOT NULL \
+         GROUP BY interface_id HAVING COUNT(DISTINCT flow_log_id) > 1 ORDER BY interface_id",
+    )
+    .await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let col = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        if let Some(ids) = col.as_any().downcast_ref::<arrow::array::StringArray>() {
+            out.extend(ids.iter().flatten().map(str::to_string));
+        }
+    }
+    Ok(out)
 }
 
 fn session(data: &Path) -> Result<SessionContext, QueryError> {
