@@ -1,3 +1,5 @@
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
 //! Criterion benches on realistic generated v5 text: the record parser alone, parsing plus
 //! Arrow batch building (at several batch sizes), and Parquet encoding of the batches.
 
