@@ -13,5 +13,6 @@ run $bin ingest sample-logs --out "$out"
 status=$?
 [ $status -le 2 ] || exit $status
 run $bin query --data "$out" \
-  "SELECT interface_id, flow_direction, count(*) AS records, sum(bytes) AS bytes
-   FROM flows WHERE log_status = 'OK' GROUP BY 1, 2 ORDER BY bytes DESC NULLS LAST" || exit 1
+  "SELECT log_status, action, count(*) AS records, sum(bytes) AS bytes
+   FROM flows GROUP BY 1, 2 ORDER BY 1, 2" || exit 1
+run $bin report cross-az-cost --data "$out" --inventory sample-logs/inventory || exit 1
