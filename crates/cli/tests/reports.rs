@@ -384,11 +384,35 @@ fn duplicates_across_flow_logs_count_once() {
     d.write("twice/123456789012_vpcflowlogs_us-east-1_fl-0aaaaaaaaaaaaaaa1_20251201T0005Z_00000001.log.gz", &bytes);
     d.write("twice/123456789012_vpcflowlogs_us-east-1_fl-0bbbbbbbbbbbbbbb2_20251201T0005Z_00000002.log.gz", &bytes);
     let (once, twice) = (d.join("ds-once"), d.join("ds-twice"));
-    ingest(&[d.join("once").to_str().unwrap(), "--out", once.to_str().unwrap()]);
-    let (_, s, _) = ingest(&[d.join("twice").to_str().unwrap(), "--out", twice.to_str().unwrap()]);
+    ingest(&[
+        d.join("once").to_str().unwrap(),
+        "--out",
+        once.to_str().unwrap(),
+    ]);
+    let (_, s, _) = ingest(&[
+        d.join("twice").to_str().unwrap(),
+        "--out",
+        twice.to_str().unwrap(),
+    ]);
     assert_eq!(s["records"], 46);
-    for name in ["interface-traffic", "rejected-flows", "cross-az-cost", "top-talkers", "nat-gateway"] {
-        assert_eq!(report(&once, name, &[]), report(&twice, name, &[]), "report {name}");
+    for name in [
+        "interface-traffic",
+        "rejected-flows",
+        "cross-az-cost",
+        "top-talkers",
+        "nat-gateway",
+    ] {
+        assert_eq!(
+            report(&once, name, &[]),
+            report(&twice, name, &[]),
+            "report {name}"
+        );
     }
-    assert_eq!(report(&once, "interface-traffic", &[]).iter().map(|r| int(&r["records"])).sum::<u64>(), 23);
+    assert_eq!(
+        report(&once, "interface-traffic", &[])
+            .iter()
+            .map(|r| int(&r["records"]))
+            .sum::<u64>(),
+        23
+    );
 }
