@@ -5,11 +5,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv"
-want="duckdb==2.0.1"
+want="duckdb==2.0.1 moto[server]==5.2.5"
 exec 9>"$root/.venv.lock"
 flock 9
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
-  echo "setting up $venv (DuckDB) ..." >&2
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import duckdb, moto, boto3, flask" 2>/dev/null; then
+  echo "setting up $venv (DuckDB, moto server) ..." >&2
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check $want >&2
 fi

@@ -105,7 +105,16 @@ impl IngestSummary {
     }
 }
 
+/// Opens an input for reading: a local file, an S3 object, ...
+pub type Opener<'a> = dyn Fn(&InputFile) -> std::io::Result<Box<dyn Read + Send>> + Sync + 'a;
+
+/// Opens local files.
+pub fn open_local(file: &InputFile) -> std::io::Result<Box<dyn Read + Send>> {
+    Ok(Box::new(std::fs::File::open(&file.path)?))
+}
+
 struct Shared<'a> {
+    open: &'a Opener<'a>,
     files: &'a [InputFile],
     next: AtomicU64,
     abort: AtomicBool,
@@ -145,6 +154,17 @@ pub fn ingest_files(
     opts: &IngestOptions,
     progress: &Progress,
 ) -> Result<IngestSummary, IngestError> {
+    ingest_inputs(files, root, opts, progress, &open_local)
+}
+
+/// [`ingest_files`] with inputs opened by `open` (local files, S3 objects, ...).
+pub fn ingest_inputs(
+    files: &[InputFile],
+    root: &Path,
+    opts: &IngestOptions,
+    progress: &Progress,
+    open: &Opener<'_>,
+) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
     std::fs::create_dir_all(root).map_err(|e| IngestError::Output {
         path: root.to_path_buf(),
@@ -159,6 +179,7 @@ pub fn ingest_files(
     let mut order: Vec<InputFile> = files.to_vec();
     order.sort_by(|a, b| a.path.cmp(&b.path));
     let shared = Shared {
+        open,
         files: &order,
         next: AtomicU64::new(0),
         abort: AtomicBool::new(false),
@@ -309,7 +330,7 @@ fn read_file(
             error,
         });
     };
-    let f = match std::fs::File::open(&file.path) {
+    let f = match (shared.open)(file) {
         Ok(f) => f,
         Err(e) => {
             if shared.opts.strict {

@@ -7,6 +7,7 @@
 
 pub mod ingest;
 pub mod local;
+pub mod s3;
 
 pub use ingest::{IngestOptions, IngestSummary, Progress, ingest_files};
 

@@ -6,14 +6,16 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use vpcflow_format::Layout;
+use vpcflow_source::s3::{S3Location, S3Options, S3Source};
 use vpcflow_source::{IngestOptions, IngestSummary, Progress};
 
 /// Read flow-log files into the dataset.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Files (.log, .log.gz, .gz, plain text) or directories, walked recursively.
+    /// Files (.log, .log.gz, .gz, plain text), directories (walked recursively) or
+    /// s3://BUCKET[/PREFIX] (objects in AWS's flow-log key layouts).
     #[arg(required = true, value_name = "SOURCE")]
-    sources: Vec<PathBuf>,
+    sources: Vec<String>,
     /// The dataset directory (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -31,6 +33,25 @@ pub struct Args {
     /// Print the summary as one JSON line.
     #[arg(long)]
     json: bool,
+    /// S3: only objects for records from TIME on (RFC 3339, or a date); with --to, only the
+    /// day prefixes of the range are listed.
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// S3: only objects for records before TIME (RFC 3339, or a date: the whole day).
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// AWS region (default: the standard chain, e.g. AWS_REGION or the profile's).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// Named AWS profile.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// Endpoint of an S3-compatible store (default: AWS_ENDPOINT_URL, else AWS); path-style.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// S3 objects fetched at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    max_in_flight: usize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -47,12 +68,49 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         anyhow::ensure!(n > 0, "--threads must be at least 1");
         opts.threads = n;
     }
-    let files = vpcflow_source::local::discover(&args.sources)?;
+    let parse = |t: &Option<String>, end: bool, flag: &str| {
+        t.as_deref()
+            .map(|t| vpcflow_report::reports::parse_time(t, end))
+            .transpose()
+            .with_context(|| flag.to_string())
+    };
+    let (from, to) = (
+        parse(&args.from, false, "--from")?,
+        parse(&args.to, true, "--to")?,
+    );
+    let (s3_uris, local): (Vec<&String>, Vec<&String>) =
+        args.sources.iter().partition(|s| s.starts_with("s3://"));
+    let local: Vec<PathBuf> = local.into_iter().map(PathBuf::from).collect();
+    let mut files = vpcflow_source::local::discover(&local)?;
+    let s3 = if s3_uris.is_empty() {
+        None
+    } else {
+        anyhow::ensure!(args.max_in_flight > 0, "--max-in-flight must be at least 1");
+        let s3 = S3Source::new(&S3Options {
+            region: args.region.clone(),
+            profile: args.profile.clone(),
+            endpoint_url: args.endpoint_url.clone(),
+        })?;
+        for uri in s3_uris {
+            let loc = S3Location::parse(uri)
+                .with_context(|| format!("{uri}: expected s3://BUCKET[/PREFIX]"))?;
+            files.extend(s3.list(&loc, from, to)?);
+        }
+        opts.threads = opts.threads.max(args.max_in_flight);
+        Some(s3)
+    };
+    let open =
+        |f: &vpcflow_source::local::InputFile| -> std::io::Result<Box<dyn std::io::Read + Send>> {
+            match (&s3, f.path.to_str()) {
+                (Some(s3), Some(uri)) if uri.starts_with("s3://") => s3.open(uri),
+                _ => vpcflow_source::ingest::open_local(f),
+            }
+        };
     let progress = Progress::default();
     let done = std::sync::atomic::AtomicBool::new(false);
     let summary = std::thread::scope(|s| {
         let bar = s.spawn(|| show_progress(&progress, &done));
-        let r = vpcflow_source::ingest_files(&files, &args.out, &opts, &progress);
+        let r = vpcflow_source::ingest::ingest_inputs(&files, &args.out, &opts, &progress, &open);
         done.store(true, Ordering::Relaxed);
         let _ = bar.join();
         r

@@ -126,3 +126,86 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
+
+/// A moto server (local AWS endpoint) on a free loopback port, stopped on drop. Fails, never
+/// skips, when it cannot start.
+pub struct Moto {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let py = python();
+        let server = py.with_file_name("moto_server");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} (scripts/python-env.sh installs it): {e}",
+                    server.display()
+                )
+            });
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto server did not start on {endpoint}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Self { child, endpoint }
+    }
+
+    /// Environment for a process that must talk to this endpoint and nothing else.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_SESSION_TOKEN", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+        ]
+    }
+
+    /// Runs Python with boto3 pointed at this endpoint; `s3` is a client in scope.
+    pub fn python(&self, code: &str) -> String {
+        let prelude = format!(
+            "import boto3, gzip, io, os\ns3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n",
+            self.endpoint
+        );
+        run_python(&format!("{prelude}{code}"))
+    }
+
+    /// `vpcflow ARGS...` with this endpoint's environment.
+    pub fn vpcflow(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
+        c.args(args);
+        for k in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_DEFAULT_REGION"] {
+            c.env_remove(k);
+        }
+        for (k, v) in self.env() {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

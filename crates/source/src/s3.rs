@@ -1,0 +1,323 @@
+//! Amazon S3: flow-log objects found through AWS's key layouts and streamed as they are read.
+//!
+//! A time range lists only the day prefixes it needs when the prefix names a flow log's region
+//! folder (`.../AWSLogs/{account}/vpcflowlogs/{region}/` or the Hive-style
+//! `.../aws-region={region}/`), or its service folder (the regions are listed first); the
+//! timestamp in AWS's object names narrows the objects further.
+
+use crate::IngestError;
+use crate::local::InputFile;
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use std::io::Read;
+use std::path::PathBuf;
+
+/// Slack around `--from`/`--to` when matching object-name timestamps: an object's name time is
+/// not its records' time (AWS's documents disagree on which window a name covers).
+const NAME_SLACK_SECONDS: i64 = 3600;
+
+/// `s3://BUCKET[/PREFIX]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    /// Bucket.
+    pub bucket: String,
+    /// Key prefix, possibly empty.
+    pub prefix: String,
+}
+
+impl S3Location {
+    /// Parses `s3://BUCKET[/PREFIX]`; `None` when `uri` is not an S3 URI.
+    pub fn parse(uri: &str) -> Option<Self> {
+        let rest = uri.strip_prefix("s3://")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        (!bucket.is_empty()).then(|| Self {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+}
+
+/// How to reach S3.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// Region (else the standard chain: `AWS_REGION`, the profile, ...).
+    pub region: Option<String>,
+    /// Named profile of the shared config files.
+    pub profile: Option<String>,
+    /// Endpoint of an S3-compatible store (else `AWS_ENDPOINT_URL`, else AWS).
+    pub endpoint_url: Option<String>,
+}
+
+/// A connection to S3, with its own runtime: the ingest workers are plain threads and block
+/// on it one request at a time, so the number of requests in flight is the number of workers.
+pub struct S3Source {
+    rt: tokio::runtime::Runtime,
+    client: aws_sdk_s3::Client,
+}
+
+fn err(source_name: String, e: impl std::fmt::Display) -> IngestError {
+    IngestError::Source {
+        source_name,
+        message: e.to_string(),
+    }
+}
+
+impl S3Source {
+    /// Loads the standard credential and region chain (environment, profiles, SSO, instance
+    /// roles) with the given overrides. A custom endpoint uses path-style addressing.
+    pub fn new(opts: &S3Options) -> Result<Self, IngestError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| err("s3".into(), e))?;
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(r) = &opts.region {
+            loader = loader.region(aws_config::Region::new(r.clone()));
+        }
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(u) = &opts.endpoint_url {
+            loader = loader.endpoint_url(u);
+        }
+        let sdk = rt.block_on(loader.load());
+        let custom_endpoint =
+            opts.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+        let conf = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(custom_endpoint)
+            .build();
+        Ok(Self {
+            rt,
+            client: aws_sdk_s3::Client::from_conf(conf),
+        })
+    }
+
+    /// Lists the flow-log objects under `loc` (text `.log`/`.log.gz`/`.gz` objects), narrowed
+    /// to the time range `[from, to)` in Unix seconds where given. Sorted by key.
+    pub fn list(
+        &self,
+        loc: &S3Location,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<Vec<InputFile>, IngestError> {
+        let uri = format!("s3://{}/{}", loc.bucket, loc.prefix);
+        let prefixes = match (from, to) {
+            (Some(f), Some(t)) => self.day_prefixes(loc, f, t)?,
+            _ => vec![loc.prefix.clone()],
+        };
+        let mut out = Vec::new();
+        for prefix in prefixes {
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(&loc.bucket)
+                .prefix(&prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = self.rt.block_on(pages.next()) {
+                let page = page.map_err(|e| err(uri.clone(), DisplayErrorContext(&e)))?;
+                for obj in page.contents() {
+                    let Some(key) = obj.key() else { continue };
+                    if !is_flow_log_text(key) || !name_in_range(key, from, to) {
+                        continue;
+                    }
+                    out.push(InputFile {
+                        path: PathBuf::from(format!("s3://{}/{key}", loc.bucket)),
+                        size: obj.size().unwrap_or(0).max(0) as u64,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out.dedup_by(|a, b| a.path == b.path);
+        Ok(out)
+    }
+
+    /// The day prefixes under `loc` that can hold objects of `[from, to)`, or the prefix itself
+    /// when it is not a region or service folder of AWS's layout.
+    fn day_prefixes(
+        &self,
+        loc: &S3Location,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<String>, IngestError> {
+        let p = &loc.prefix;
+        let regions: Vec<String> = if is_region_folder(p) {
+            vec![p.clone()]
+        } else if p.ends_with("vpcflowlogs/") {
+            // A service folder: its children are region folders.
+            let uri = format!("s3://{}/{p}", loc.bucket);
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(&loc.bucket)
+                .prefix(p)
+                .delimiter("/")
+                .into_paginator()
+                .send();
+            let mut regions = Vec::new();
+            while let Some(page) = self.rt.block_on(pages.next()) {
+                let page = page.map_err(|e| err(uri.clone(), DisplayErrorContext(&e)))?;
+                regions.extend(
+                    page.common_prefixes()
+                        .iter()
+                        .filter_map(|c| c.prefix().map(str::to_string)),
+                );
+            }
+            regions
+        } else {
+            return Ok(vec![p.clone()]);
+        };
+        let mut day = chrono::DateTime::from_timestamp(from - NAME_SLACK_SECONDS, 0)
+            .map(|d| d.date_naive())
+            .unwrap_or_default();
+        let last = chrono::DateTime::from_timestamp(to + NAME_SLACK_SECONDS, 0)
+            .map(|d| d.date_naive())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        while day <= last {
+            for r in &regions {
+                let hive = r.contains("aws-region=");
+                out.push(if hive {
+                    format!("{r}{}", day.format("year=%Y/month=%m/day=%d/"))
+                } else {
+                    format!("{r}{}", day.format("%Y/%m/%d/"))
+                });
+            }
+            match day.succ_opt() {
+                Some(d) => day = d,
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Opens an object for streaming: its body is read chunk by chunk as the caller reads,
+    /// so memory does not depend on the object's size.
+    pub fn open(&self, uri: &str) -> std::io::Result<Box<dyn Read + Send>> {
+        let loc = S3Location::parse(uri)
+            .ok_or_else(|| std::io::Error::other(format!("not an S3 URI: {uri}")))?;
+        let resp = self
+            .rt
+            .block_on(
+                self.client
+                    .get_object()
+                    .bucket(&loc.bucket)
+                    .key(&loc.prefix)
+                    .send(),
+            )
+            .map_err(|e| {
+                let gone = e.as_service_error().is_some_and(|s| s.is_no_such_key());
+                std::io::Error::other(if gone {
+                    "object not found (deleted after it was listed?)".to_string()
+                } else {
+                    DisplayErrorContext(&e).to_string()
+                })
+            })?;
+        Ok(Box::new(BodyReader {
+            rt: self.rt.handle().clone(),
+            body: resp.body,
+            chunk: bytes::Bytes::new(),
+        }))
+    }
+}
+
+/// A blocking reader over an object's body.
+struct BodyReader {
+    rt: tokio::runtime::Handle,
+    body: ByteStream,
+    chunk: bytes::Bytes,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rt.block_on(self.body.try_next()) {
+                Ok(Some(c)) => self.chunk = c,
+                Ok(None) => return Ok(0),
+                Err(e) => return Err(std::io::Error::other(DisplayErrorContext(&e).to_string())),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}
+
+/// True for the object names of flow-log text delivery.
+fn is_flow_log_text(key: &str) -> bool {
+    key.ends_with(".log.gz") || key.ends_with(".log") || key.ends_with(".gz")
+}
+
+/// `.../vpcflowlogs/{region}/` or `.../aws-region={region}/`.
+fn is_region_folder(prefix: &str) -> bool {
+    let segs: Vec<&str> = prefix.trim_end_matches('/').rsplit('/').collect();
+    prefix.ends_with('/')
+        && (segs.first().is_some_and(|s| s.starts_with("aws-region="))
+            || segs.get(1).is_some_and(|s| *s == "vpcflowlogs"))
+}
+
+/// The time in AWS's object name (`..._20180620T1620Z_hash.log.gz`), in Unix seconds.
+fn name_time(key: &str) -> Option<i64> {
+    let name = key.rsplit('/').next()?;
+    name.split('_').find_map(|part| {
+        chrono::NaiveDateTime::parse_from_str(part, "%Y%m%dT%H%MZ")
+            .ok()
+            .map(|t| t.and_utc().timestamp())
+    })
+}
+
+fn name_in_range(key: &str, from: Option<i64>, to: Option<i64>) -> bool {
+    let Some(t) = name_time(key) else {
+        return true;
+    };
+    from.is_none_or(|f| t >= f - NAME_SLACK_SECONDS)
+        && to.is_none_or(|e| t < e + NAME_SLACK_SECONDS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_and_names() {
+        assert_eq!(
+            S3Location::parse("s3://b/AWSLogs/1/"),
+            Some(S3Location {
+                bucket: "b".into(),
+                prefix: "AWSLogs/1/".into()
+            })
+        );
+        assert_eq!(
+            S3Location::parse("s3://b"),
+            Some(S3Location {
+                bucket: "b".into(),
+                prefix: String::new()
+            })
+        );
+        assert_eq!(S3Location::parse("/tmp/x"), None);
+        assert!(is_region_folder("AWSLogs/1/vpcflowlogs/us-east-1/"));
+        assert!(is_region_folder(
+            "p/AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/"
+        ));
+        assert!(!is_region_folder("AWSLogs/1/vpcflowlogs/"));
+        assert_eq!(
+            name_time(
+                "AWSLogs/1/vpcflowlogs/us-east-1/2018/06/20/123456789012_vpcflowlogs_us-east-1_fl-1234abcd_20180620T1620Z_fe123456.log.gz"
+            ),
+            Some(1529511600)
+        );
+        assert!(name_in_range(
+            "x_20180620T1620Z_y.log.gz",
+            Some(1529511600),
+            Some(1529511900)
+        ));
+        assert!(!name_in_range(
+            "x_20180620T1620Z_y.log.gz",
+            Some(1529611600),
+            None
+        ));
+        assert!(name_in_range("no-time.log.gz", Some(1), Some(2)));
+    }
+}
