@@ -5,6 +5,8 @@
 //!   them with [`vpcflow_arrow::FlowDecoder`] and commits hour-partitioned Parquet files.
 #![deny(missing_docs)]
 
+pub mod aws;
+pub mod cloudwatch;
 pub mod ingest;
 pub mod local;
 pub mod s3;

@@ -6,11 +6,13 @@
 //! timestamp in AWS's object names narrows the objects further.
 
 use crate::IngestError;
+use crate::aws::AwsContext;
 use crate::local::InputFile;
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Slack around `--from`/`--to` when matching object-name timestamps: an object's name time is
 /// not its records' time (AWS's documents disagree on which window a name covers).
@@ -37,21 +39,9 @@ impl S3Location {
     }
 }
 
-/// How to reach S3.
-#[derive(Debug, Clone, Default)]
-pub struct S3Options {
-    /// Region (else the standard chain: `AWS_REGION`, the profile, ...).
-    pub region: Option<String>,
-    /// Named profile of the shared config files.
-    pub profile: Option<String>,
-    /// Endpoint of an S3-compatible store (else `AWS_ENDPOINT_URL`, else AWS).
-    pub endpoint_url: Option<String>,
-}
-
-/// A connection to S3, with its own runtime: the ingest workers are plain threads and block
-/// on it one request at a time, so the number of requests in flight is the number of workers.
+/// A connection to S3.
 pub struct S3Source {
-    rt: tokio::runtime::Runtime,
+    rt: Arc<tokio::runtime::Runtime>,
     client: aws_sdk_s3::Client,
 }
 
@@ -63,34 +53,15 @@ fn err(source_name: String, e: impl std::fmt::Display) -> IngestError {
 }
 
 impl S3Source {
-    /// Loads the standard credential and region chain (environment, profiles, SSO, instance
-    /// roles) with the given overrides. A custom endpoint uses path-style addressing.
-    pub fn new(opts: &S3Options) -> Result<Self, IngestError> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| err("s3".into(), e))?;
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(r) = &opts.region {
-            loader = loader.region(aws_config::Region::new(r.clone()));
-        }
-        if let Some(p) = &opts.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(u) = &opts.endpoint_url {
-            loader = loader.endpoint_url(u);
-        }
-        let sdk = rt.block_on(loader.load());
-        let custom_endpoint =
-            opts.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
-        let conf = aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(custom_endpoint)
+    /// An S3 client; a custom endpoint uses path-style addressing.
+    pub fn new(aws: &AwsContext) -> Self {
+        let conf = aws_sdk_s3::config::Builder::from(&aws.sdk)
+            .force_path_style(aws.custom_endpoint)
             .build();
-        Ok(Self {
-            rt,
+        Self {
+            rt: aws.rt.clone(),
             client: aws_sdk_s3::Client::from_conf(conf),
-        })
+        }
     }
 
     /// Lists the flow-log objects under `loc` (text `.log`/`.log.gz`/`.gz` objects), narrowed

@@ -6,14 +6,17 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use vpcflow_format::Layout;
-use vpcflow_source::s3::{S3Location, S3Options, S3Source};
+use vpcflow_source::aws::{AwsContext, AwsOptions};
+use vpcflow_source::cloudwatch::{self, CloudWatchSource};
+use vpcflow_source::s3::{S3Location, S3Source};
 use vpcflow_source::{IngestOptions, IngestSummary, Progress};
 
 /// Read flow-log files into the dataset.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Files (.log, .log.gz, .gz, plain text), directories (walked recursively) or
-    /// s3://BUCKET[/PREFIX] (objects in AWS's flow-log key layouts).
+    /// Files (.log, .log.gz, .gz, plain text), directories (walked recursively),
+    /// s3://BUCKET[/PREFIX] (objects in AWS's flow-log key layouts) or cloudwatch://LOG_GROUP
+    /// (needs --from and --to).
     #[arg(required = true, value_name = "SOURCE")]
     sources: Vec<String>,
     /// The dataset directory (created if missing).
@@ -49,9 +52,12 @@ pub struct Args {
     /// Endpoint of an S3-compatible store (default: AWS_ENDPOINT_URL, else AWS); path-style.
     #[arg(long, value_name = "URL")]
     endpoint_url: Option<String>,
-    /// S3 objects fetched at once.
+    /// S3 objects or CloudWatch log streams read at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     max_in_flight: usize,
+    /// CloudWatch Logs: only log streams whose names start with P.
+    #[arg(long, value_name = "P")]
+    log_stream_prefix: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -78,31 +84,78 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         parse(&args.from, false, "--from")?,
         parse(&args.to, true, "--to")?,
     );
-    let (s3_uris, local): (Vec<&String>, Vec<&String>) =
-        args.sources.iter().partition(|s| s.starts_with("s3://"));
-    let local: Vec<PathBuf> = local.into_iter().map(PathBuf::from).collect();
+    let is_s3 = |s: &&String| s.starts_with("s3://");
+    let is_cw = |s: &&String| s.starts_with("cloudwatch://");
+    let s3_uris: Vec<&String> = args.sources.iter().filter(is_s3).collect();
+    let cw_uris: Vec<&String> = args.sources.iter().filter(is_cw).collect();
+    let local: Vec<PathBuf> = args
+        .sources
+        .iter()
+        .filter(|s| !is_s3(s) && !is_cw(s))
+        .map(PathBuf::from)
+        .collect();
     let mut files = vpcflow_source::local::discover(&local)?;
-    let s3 = if s3_uris.is_empty() {
+    let aws = if s3_uris.is_empty() && cw_uris.is_empty() {
         None
     } else {
         anyhow::ensure!(args.max_in_flight > 0, "--max-in-flight must be at least 1");
-        let s3 = S3Source::new(&S3Options {
+        opts.threads = opts.threads.max(args.max_in_flight);
+        Some(AwsContext::load(&AwsOptions {
             region: args.region.clone(),
             profile: args.profile.clone(),
             endpoint_url: args.endpoint_url.clone(),
-        })?;
-        for uri in s3_uris {
-            let loc = S3Location::parse(uri)
-                .with_context(|| format!("{uri}: expected s3://BUCKET[/PREFIX]"))?;
-            files.extend(s3.list(&loc, from, to)?);
+        })?)
+    };
+    let s3 = match &aws {
+        Some(aws) if !s3_uris.is_empty() => {
+            let s3 = S3Source::new(aws);
+            for uri in s3_uris {
+                let loc = S3Location::parse(uri)
+                    .with_context(|| format!("{uri}: expected s3://BUCKET[/PREFIX]"))?;
+                files.extend(s3.list(&loc, from, to)?);
+            }
+            Some(s3)
         }
-        opts.threads = opts.threads.max(args.max_in_flight);
-        Some(s3)
+        _ => None,
+    };
+    let cw = match &aws {
+        Some(aws) if !cw_uris.is_empty() => {
+            let (Some(from), Some(to)) = (from, to) else {
+                anyhow::bail!("cloudwatch:// sources need --from and --to");
+            };
+            anyhow::ensure!(from < to, "--from must be before --to");
+            // Events carry no interface-id unless the format has it: the ENI then comes from
+            // the log stream's name, appended to each event as a last field.
+            let has_eni = vpcflow_format::field_index("interface-id")
+                .and_then(|i| opts.layout.position(i))
+                .is_some();
+            if !has_eni {
+                opts.layout = Layout::parse_format(&format!(
+                    "{} ${{interface-id}}",
+                    opts.layout.to_format_string()
+                ))?;
+            }
+            let cw = CloudWatchSource::new(aws, from, to, !has_eni);
+            for uri in cw_uris {
+                let group = cloudwatch::parse_uri(uri)
+                    .with_context(|| format!("{uri}: expected cloudwatch://LOG_GROUP"))?;
+                files.extend(cw.list(group, args.log_stream_prefix.as_deref())?);
+            }
+            Some(cw)
+        }
+        _ => None,
     };
     let open =
         |f: &vpcflow_source::local::InputFile| -> std::io::Result<Box<dyn std::io::Read + Send>> {
-            match (&s3, f.path.to_str()) {
-                (Some(s3), Some(uri)) if uri.starts_with("s3://") => s3.open(uri),
+            match f.path.to_str() {
+                Some(uri) if uri.starts_with("s3://") => match &s3 {
+                    Some(s3) => s3.open(uri),
+                    None => Err(std::io::Error::other("no S3 client")),
+                },
+                Some(uri) if uri.starts_with("cloudwatch://") => match &cw {
+                    Some(cw) => cw.open(uri),
+                    None => Err(std::io::Error::other("no CloudWatch Logs client")),
+                },
                 _ => vpcflow_source::ingest::open_local(f),
             }
         };

@@ -1,0 +1,159 @@
+//! CloudWatch Logs sources with the real AWS SDK client against a local moto server.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose
+
+mod util;
+
+use serde_json::Value;
+use util::{Dir, Moto, query, query_i64, stderr, stdout};
+
+fn ingest(moto: &Moto, args: &[&str]) -> (i32, Value, String) {
+    let mut a = vec!["ingest", "--json"];
+    a.extend_from_slice(args);
+    let o = moto.vpcflow(&a);
+    let s = serde_json::from_str(stdout(&o).trim()).unwrap_or(Value::Null);
+    (o.status.code().unwrap_or(-1), s, stderr(&o))
+}
+
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0).unwrap().to_rfc3339()
+}
+
+#[test]
+fn events_land_once_with_the_eni_from_the_stream_name() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    let now = chrono::Utc::now().timestamp();
+    let t0 = now - 1800;
+    // Group 1: default format (interface-id in each event), 2 streams x 120 events, across
+    // three pages of 50 (moto's page size is set by `limit`? the SDK pages until done).
+    // Group 2: a custom format without interface-id.
+    moto.python(&format!(
+        r#"
+logs = boto3.client('logs', endpoint_url='{ep}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')
+logs.create_log_group(logGroupName='vpc-flow-logs')
+for eni in ['eni-0aaa0000000000001', 'eni-0bbb0000000000002']:
+    logs.create_log_stream(logGroupName='vpc-flow-logs', logStreamName=eni + '-all')
+    events = []
+    for i in range(120):
+        t = {t0} + i * 10
+        events.append({{'timestamp': t * 1000, 'message': f'2 123456789012 {{eni}} 10.0.0.{{i % 200}} 10.0.1.1 {{40000 + i}} 443 6 3 {{100 + i}} {{t}} {{t + 60}} ACCEPT OK'}})
+    logs.put_log_events(logGroupName='vpc-flow-logs', logStreamName=eni + '-all', logEvents=events)
+logs.create_log_group(logGroupName='custom')
+logs.create_log_stream(logGroupName='custom', logStreamName='eni-0ccc0000000000003-all')
+logs.put_log_events(logGroupName='custom', logStreamName='eni-0ccc0000000000003-all', logEvents=[
+    {{'timestamp': ({t0} + i) * 1000, 'message': f'10.0.2.{{i}} 10.0.3.1 {{1000 + i}} {{{t0} + i}} ACCEPT'}} for i in range(5)])
+"#,
+        ep = moto.endpoint,
+        t0 = t0
+    ));
+    let out = d.join("ds");
+    let (from, to) = (rfc3339(now - 3600), rfc3339(now + 60));
+    let (code, s, err) = ingest(
+        &moto,
+        &[
+            "cloudwatch://vpc-flow-logs",
+            "--out",
+            out.to_str().unwrap(),
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s["files"], 2);
+    assert_eq!(s["records"], 240);
+    let expected_bytes: i64 = 2 * (0..120).map(|i| 100 + i).sum::<i64>();
+    assert_eq!(
+        query_i64(&out, "SELECT sum(bytes) FROM flows"),
+        expected_bytes
+    );
+    assert_eq!(
+        query_i64(
+            &out,
+            "SELECT count(*) FROM (SELECT DISTINCT source, source_line FROM flows)"
+        ),
+        240
+    );
+    let rows = query(
+        &out,
+        "SELECT min(source) AS s FROM flows WHERE interface_id = 'eni-0bbb0000000000002'",
+    );
+    assert_eq!(
+        rows[0]["s"],
+        "cloudwatch://vpc-flow-logs/eni-0bbb0000000000002-all"
+    );
+
+    // A time range that holds half the events reads only those.
+    let out2 = d.join("ds2");
+    let (code, s, err) = ingest(
+        &moto,
+        &[
+            "cloudwatch://vpc-flow-logs",
+            "--out",
+            out2.to_str().unwrap(),
+            "--from",
+            &rfc3339(t0),
+            "--to",
+            &rfc3339(t0 + 600),
+            "--log-stream-prefix",
+            "eni-0aaa",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s["files"], 1);
+    assert_eq!(s["records"], 60);
+
+    // A format without interface-id: the ENI comes from the stream's name.
+    let out3 = d.join("ds3");
+    let (code, s, err) = ingest(
+        &moto,
+        &[
+            "cloudwatch://custom",
+            "--out",
+            out3.to_str().unwrap(),
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--format",
+            "${srcaddr} ${dstaddr} ${bytes} ${start} ${action}",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s["records"], 5);
+    let rows = query(&out3, "SELECT DISTINCT interface_id FROM flows");
+    assert_eq!(
+        rows,
+        [serde_json::json!({"interface_id": "eni-0ccc0000000000003"})]
+    );
+}
+
+#[test]
+fn missing_group_and_missing_range_are_clear_errors() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    let out = d.join("ds");
+    let (code, _, err) = ingest(
+        &moto,
+        &[
+            "cloudwatch://no-such-group",
+            "--out",
+            out.to_str().unwrap(),
+            "--from",
+            "2025-12-01",
+            "--to",
+            "2025-12-02",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("cloudwatch://no-such-group"), "{err}");
+    assert!(err.contains("ResourceNotFound"), "{err}");
+    let (code, _, err) = ingest(&moto, &["cloudwatch://g", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("cloudwatch:// sources need --from and --to"),
+        "{err}"
+    );
+}
