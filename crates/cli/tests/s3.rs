@@ -203,3 +203,78 @@ fn faults_are_named_and_the_rest_lands() {
         "credentials must not appear: {err}"
     );
 }
+
+#[test]
+fn throttling_and_5xx_are_retried_and_denied_or_vanished_objects_are_named() {
+    let moto = Moto::start();
+    let proxy = util::FaultProxy::start(&moto);
+    let d = Dir::new();
+    let line = |n: u32| {
+        format!(
+            "2 123456789012 eni-1 10.0.0.1 10.0.0.2 {n} 443 6 1 100 1764547200 1764547260 ACCEPT OK\n"
+        )
+    };
+    let mut code = String::from("s3.create_bucket(Bucket='logs')\n");
+    for (i, name) in ["good", "throttled", "flaky", "forbidden", "deleted"]
+        .iter()
+        .enumerate()
+    {
+        let f = d.write(&format!("{name}.gz"), util::gzip(line(i as u32).as_bytes()));
+        code.push_str(&format!(
+            "s3.put_object(Bucket='logs', Key='busy/{name}.log.gz', Body=open('{}','rb').read())\n",
+            f.display()
+        ));
+    }
+    moto.python(&code);
+    let out = d.join("ds");
+    let o = moto.vpcflow(&[
+        "ingest",
+        "--json",
+        "s3://logs/busy/",
+        "--out",
+        out.to_str().unwrap(),
+        "--endpoint-url",
+        &proxy.endpoint,
+    ]);
+    let s: Value = serde_json::from_str(stdout(&o).trim()).unwrap_or(Value::Null);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(s["files"], 5);
+    assert_eq!(
+        s["records"], 3,
+        "good, throttled and flaky land after retries: {s}"
+    );
+    let failed: Vec<(String, String)> = s["failed_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["source"].as_str().unwrap().to_string(),
+                f["error"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert_eq!(failed[0].0, "s3://logs/busy/deleted.log.gz");
+    assert!(
+        failed[0]
+            .1
+            .contains("object not found (deleted after it was listed?)"),
+        "{failed:?}"
+    );
+    assert_eq!(failed[1].0, "s3://logs/busy/forbidden.log.gz");
+    assert!(failed[1].1.contains("AccessDenied"), "{failed:?}");
+    assert!(
+        !stderr(&o).contains("testing") && !stdout(&o).contains("testing"),
+        "no credentials in output"
+    );
+    let ports = query(&out, "SELECT srcport FROM flows ORDER BY srcport");
+    assert_eq!(
+        ports,
+        [
+            serde_json::json!({"srcport": 0}),
+            serde_json::json!({"srcport": 1}),
+            serde_json::json!({"srcport": 2})
+        ]
+    );
+}

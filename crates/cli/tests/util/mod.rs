@@ -209,3 +209,45 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// The fault-injecting proxy (tests/fault_proxy.py) in front of a moto server.
+pub struct FaultProxy {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl FaultProxy {
+    pub fn start(moto: &Moto) -> Self {
+        let upstream = moto.endpoint.rsplit(':').next().unwrap().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let child = Command::new(python())
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fault_proxy.py"))
+            .arg(&upstream)
+            .arg(&port_file)
+            .spawn()
+            .expect("start the fault proxy");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let port = loop {
+            if let Ok(p) = std::fs::read_to_string(&port_file) {
+                break p;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the fault proxy did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{}", port.trim()),
+        }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
