@@ -24,6 +24,7 @@
 mod builder;
 pub mod dataset;
 mod decoder;
+pub mod parquet_input;
 mod schema;
 
 pub use builder::FlowBatchBuilder;

@@ -278,3 +278,73 @@ fn throttling_and_5xx_are_retried_and_denied_or_vanished_objects_are_named() {
         ]
     );
 }
+
+#[test]
+fn aws_parquet_objects_land_in_the_canonical_schema() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    let (aws, other) = (d.join("aws.parquet"), d.join("other.parquet"));
+    // One file typed as AWS's Parquet delivery documents it (INT_32 / INT_64 / STRING, nulls),
+    // with a column vpcflow does not know; one written by another tool, with numbers as
+    // strings ("None" for missing) and the account as an integer.
+    util::run_python(&format!(
+        r#"
+import duckdb
+duckdb.sql("""COPY (SELECT * FROM (VALUES
+  (5::INTEGER, '123456789012', 'eni-0p1', '10.0.0.1', '10.0.1.1', 443::INTEGER, 50000::INTEGER, 6::INTEGER, 10::BIGINT, 840::BIGINT, 1764547200::BIGINT, 1764547260::BIGINT, 'ACCEPT', 'OK', 'use1-az1', 'egress', 'x'),
+  (5::INTEGER, '123456789012', 'eni-0p1', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1764550800::BIGINT, 1764550860::BIGINT, NULL, 'NODATA', 'use1-az1', NULL, NULL)
+) t(version, account_id, interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start, "end", action, log_status, az_id, flow_direction, future_col)) TO '{aws}' (FORMAT parquet)""")
+duckdb.sql("""COPY (SELECT * FROM (VALUES
+  (2::BIGINT, 123456789010::BIGINT, 'eni-202010ab', '-', '-', 'None', 'None', 'None', 'None', 'None', 1439387263::BIGINT, 1439387264::BIGINT, '-', 'NODATA')
+) t(version, account_id, interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start, "end", action, log_status)) TO '{other}' (FORMAT parquet)""")
+"#,
+        aws = aws.display(),
+        other = other.display()
+    ));
+    moto.python(&format!(
+        "s3.create_bucket(Bucket='logs')\n\
+         s3.put_object(Bucket='logs', Key='AWSLogs/123456789012/vpcflowlogs/us-east-1/2025/12/01/123456789012_vpcflowlogs_us-east-1_fl-0p_20251201T0005Z_abcd0001.log.parquet', Body=open('{}','rb').read())\n\
+         s3.put_object(Bucket='logs', Key='AWSLogs/123456789012/vpcflowlogs/us-east-1/2015/08/12/123456789010_vpcflowlogs_us-east-1_fl-0q_20150812T1350Z_abcd0002.log.parquet', Body=open('{}','rb').read())\n",
+        aws.display(),
+        other.display()
+    ));
+    let out = d.join("ds");
+    let (code, s, err) = ingest(
+        &moto,
+        &["s3://logs/AWSLogs/", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err} {s}");
+    assert_eq!(s["records"], 3);
+    assert_eq!(s["unknown_fields"], serde_json::json!(["future_col"]));
+    let rows = query(
+        &out,
+        "SELECT version, account_id, srcaddr, srcport, bytes, start, log_status, flow_direction, flow_log_id, source_line, \
+         unknown_fields['future_col'] AS future, date, hour FROM flows ORDER BY start",
+    );
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["account_id"], "123456789010");
+    assert_eq!(rows[0]["srcaddr"], Value::Null);
+    assert_eq!(rows[0].get("srcport"), None, "'None' is null: {}", rows[0]);
+    assert_eq!(rows[0]["log_status"], "NODATA");
+    assert_eq!(rows[0]["flow_log_id"], "fl-0q");
+    assert_eq!(rows[1]["version"], 5);
+    assert_eq!(rows[1]["srcport"], 443);
+    assert_eq!(rows[1]["bytes"], 840);
+    assert_eq!(rows[1]["flow_direction"], "egress");
+    assert_eq!(rows[1]["future"], "x");
+    assert_eq!(
+        (rows[1]["date"].as_str(), rows[1]["hour"].as_str()),
+        (Some("2025-12-01"), Some("00"))
+    );
+    assert_eq!(
+        (rows[2]["hour"].as_str(), rows[2]["source_line"].as_i64()),
+        (Some("01"), Some(2))
+    );
+    // A Parquet file named on the command line is read the same way.
+    let out2 = d.join("ds2");
+    let (code, s, err) = ingest(
+        &moto,
+        &[aws.to_str().unwrap(), "--out", out2.to_str().unwrap()],
+    );
+    assert_eq!((code, s["records"].as_i64()), (0, Some(2)), "{err}");
+}

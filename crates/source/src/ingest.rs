@@ -347,6 +347,14 @@ fn read_file(
     };
     let mut buffered = BufReader::with_capacity(256 * 1024, &mut counting);
     let head = buffered.fill_buf().map(|b| b.to_vec()).unwrap_or_default();
+    if head.starts_with(b"PAR1") {
+        // Parquet needs the file's footer first, so the object is held in memory.
+        let mut data = Vec::with_capacity(file.size as usize);
+        let read = buffered.read_to_end(&mut data).map(|_| data);
+        drop(buffered);
+        result.summary.input_bytes += counting.count;
+        return read_parquet(shared, &source, flow_log_id, read, writer, result);
+    }
     let is_gzip = head.starts_with(&[0x1f, 0x8b]);
     let named_gz = source.ends_with(".gz");
     if named_gz && !is_gzip && !head.is_empty() {
@@ -486,6 +494,70 @@ fn read_file(
             .summary
             .warnings
             .push(format!("{source}: no records (header only)"));
+    }
+    Ok(())
+}
+
+/// Writes a Parquet flow-log file (AWS's Parquet delivery), read whole, in the canonical
+/// schema.
+fn read_parquet(
+    shared: &Shared<'_>,
+    source: &Arc<str>,
+    flow_log_id: Option<Arc<str>>,
+    data: std::io::Result<Vec<u8>>,
+    writer: &mut DatasetWriter,
+    result: &mut WorkerResult,
+) -> Result<(), IngestError> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let batches = data.map_err(|e| e.to_string()).and_then(|data| {
+        ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(data))
+            .and_then(|b| b.with_batch_size(65536).build())
+            .map_err(|e| format!("not a readable Parquet file ({e})"))
+    });
+    let reader = match batches {
+        Ok(r) => r,
+        Err(e) => {
+            if shared.opts.strict {
+                return Err(IngestError::Strict(format!("{source}: {e}")));
+            }
+            result.summary.failed_files.push(FileFailure {
+                source: source.to_string(),
+                error: e,
+            });
+            return Ok(());
+        }
+    };
+    let mut line = 1u64;
+    for batch in reader {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                result.summary.failed_files.push(FileFailure {
+                    source: source.to_string(),
+                    error: format!("Parquet data unreadable after row {} ({e})", line - 1),
+                });
+                break;
+            }
+        };
+        result
+            .unknown
+            .extend(vpcflow_arrow::parquet_input::unknown_columns(&batch));
+        let parts = vpcflow_arrow::parquet_input::to_canonical(
+            &batch,
+            source,
+            flow_log_id.as_deref(),
+            line,
+        )
+        .map_err(|e| IngestError::Arrow(format!("{source}: {e}")))?;
+        for (bucket, b) in parts {
+            writer.write(bucket, &b).map_err(IngestError::Dataset)?;
+        }
+        line += batch.num_rows() as u64;
+        result.summary.records += batch.num_rows() as u64;
+        shared
+            .progress
+            .records
+            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
     }
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! Where flow-log records come from, and the ingest pipeline that takes them into the dataset.
 //!
-//! - [`local::discover`] lists the files of local paths (directories walked recursively).
-//! - [`ingest::ingest_files`] reads them in parallel (plain or multi-member gzip text), decodes
-//!   them with [`vpcflow_arrow::FlowDecoder`] and commits hour-partitioned Parquet files.
+//! - [`local::discover`] lists the files of local paths (directories walked recursively);
+//!   [`s3::S3Source`] lists and streams S3 objects; [`cloudwatch::CloudWatchSource`] reads
+//!   CloudWatch Logs streams, one event per record.
+//! - [`ingest::ingest_inputs`] reads inputs in parallel (plain or multi-member gzip text, or
+//!   AWS's Parquet), decodes them with [`vpcflow_arrow::FlowDecoder`] and commits
+//!   hour-partitioned Parquet files.
 #![deny(missing_docs)]
 
 pub mod aws;

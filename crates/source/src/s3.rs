@@ -216,9 +216,11 @@ impl Read for BodyReader {
     }
 }
 
-/// True for the object names of flow-log text delivery.
+/// True for the object names of flow-log delivery: text (`.log.gz`) or Parquet.
 fn is_flow_log_text(key: &str) -> bool {
-    key.ends_with(".log.gz") || key.ends_with(".log") || key.ends_with(".gz")
+    [".log.gz", ".log", ".gz", ".parquet"]
+        .iter()
+        .any(|ext| key.ends_with(ext))
 }
 
 /// `.../vpcflowlogs/{region}/` or `.../aws-region={region}/`.
