@@ -157,3 +157,95 @@ fn missing_group_and_missing_range_are_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn the_format_comes_from_the_flow_logs_own_log_format() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    let now = chrono::Utc::now().timestamp();
+    let t0 = now - 600;
+    moto.python(&format!(
+        r#"
+ec2 = boto3.client('ec2', endpoint_url='{ep}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')
+logs = boto3.client('logs', endpoint_url='{ep}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')
+vpc = ec2.create_vpc(CidrBlock='10.0.0.0/16')['Vpc']['VpcId']
+logs.create_log_group(logGroupName='fl-custom')
+ec2.create_flow_logs(ResourceIds=[vpc], ResourceType='VPC', TrafficType='ALL', LogGroupName='fl-custom',
+    DeliverLogsPermissionArn='arn:aws:iam::123456789012:role/flow-logs',
+    LogFormat='${{srcaddr}} ${{dstaddr}} ${{bytes}} ${{start}} ${{action}} ${{log-status}}')
+logs.create_log_stream(logGroupName='fl-custom', logStreamName='eni-0ddd0000000000004-all')
+logs.put_log_events(logGroupName='fl-custom', logStreamName='eni-0ddd0000000000004-all', logEvents=[
+    {{'timestamp': ({t0} + i) * 1000, 'message': f'10.0.0.{{i}} 10.0.9.9 {{500 + i}} {{{t0} + i}} ACCEPT OK'}} for i in range(7)])
+"#,
+        ep = moto.endpoint,
+        t0 = t0
+    ));
+    let out = d.join("ds");
+    let (code, s, err) = ingest(
+        &moto,
+        &[
+            "cloudwatch://fl-custom",
+            "--out",
+            out.to_str().unwrap(),
+            "--from",
+            &rfc3339(now - 3600),
+            "--to",
+            &rfc3339(now + 60),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        (s["records"].as_i64(), s["bad_lines"].as_i64()),
+        (Some(7), Some(0))
+    );
+    assert_eq!(
+        query_i64(&out, "SELECT sum(bytes) FROM flows"),
+        (500..507).sum::<i64>()
+    );
+    let rows = query(&out, "SELECT DISTINCT interface_id, log_status FROM flows");
+    assert_eq!(
+        rows,
+        [serde_json::json!({"interface_id": "eni-0ddd0000000000004", "log_status": "OK"})]
+    );
+}
+
+#[test]
+fn throttled_and_failing_reads_are_retried() {
+    let moto = Moto::start();
+    let proxy = util::FaultProxy::start(&moto);
+    let d = Dir::new();
+    let now = chrono::Utc::now().timestamp();
+    let t0 = now - 600;
+    moto.python(&format!(
+        r#"
+logs = boto3.client('logs', endpoint_url='{ep}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')
+for g in ['throttled-group', 'broken-group']:
+    logs.create_log_group(logGroupName=g)
+    for eni in ['eni-0eee0000000000005', 'eni-0fff0000000000006']:
+        logs.create_log_stream(logGroupName=g, logStreamName=eni + '-all')
+        logs.put_log_events(logGroupName=g, logStreamName=eni + '-all', logEvents=[
+            {{'timestamp': ({t0} + i) * 1000, 'message': f'2 123456789012 {{eni}} 10.0.0.1 10.0.0.2 {{i}} 443 6 1 100 {{{t0} + i}} {{{t0} + i + 60}} ACCEPT OK'}} for i in range(10)])
+"#,
+        ep = moto.endpoint,
+        t0 = t0
+    ));
+    for group in ["throttled-group", "broken-group"] {
+        let out = d.join(group);
+        let o = moto.vpcflow(&[
+            "ingest", "--json", &format!("cloudwatch://{group}"), "--out", out.to_str().unwrap(),
+            "--from", &rfc3339(now - 3600), "--to", &rfc3339(now + 60), "--format",
+            "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}",
+            "--endpoint-url", &proxy.endpoint,
+        ]);
+        let s: Value = serde_json::from_str(stdout(&o).trim()).unwrap_or(Value::Null);
+        assert_eq!(o.status.code(), Some(0), "{group}: {} {s}", stderr(&o));
+        assert_eq!(s["records"], 20, "{group}");
+        assert_eq!(
+            query_i64(
+                &out,
+                "SELECT count(*) FROM (SELECT DISTINCT source, source_line FROM flows)"
+            ),
+            20
+        );
+    }
+}

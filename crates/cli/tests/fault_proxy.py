@@ -9,6 +9,8 @@ Listens on a free port of 127.0.0.1 (written to PORT_FILE) and forwards every re
   - a key containing "forbidden" always gets 403 AccessDenied;
   - a key containing "deleted" always gets 404 NoSuchKey (deleted after it was listed).
 A ListObjectsV2 request whose prefix contains "busy" gets 503 SlowDown once.
+For CloudWatch Logs, FilterLogEvents on a log group whose name contains "throttled" gets
+400 ThrottlingException twice per stream, and on one containing "broken" 503 once.
 """
 import http.client, http.server, sys, threading
 from urllib.parse import urlsplit, parse_qs
@@ -24,9 +26,14 @@ def count(key):
         return seen[key]
 
 
+def json_error(kind, status, message):
+    body = ('{"__type":"%s","message":"%s"}' % (kind, message)).encode()
+    return status, body, "application/x-amz-json-1.1"
+
+
 def error(code, status, message):
     body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>proxy</RequestId></Error>'.encode()
-    return status, body
+    return status, body, "application/xml"
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -35,7 +42,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def fault(self):
+    def fault(self, body):
+        target = self.headers.get("X-Amz-Target", "")
+        if target.endswith(".FilterLogEvents"):
+            text = body.decode(errors="replace")
+            if "throttled" in text and count("cw:" + text) <= 2:
+                return json_error("ThrottlingException", 400, "Rate exceeded")
+            if "broken" in text and count("cw:" + text) <= 1:
+                return json_error("ServiceUnavailableException", 503, "Service unavailable")
+            return None
         url = urlsplit(self.path)
         q = parse_qs(url.query)
         if self.command == "GET" and "list-type" in q and "busy" in q.get("prefix", [""])[0]:
@@ -56,11 +71,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_any(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        f = self.fault()
+        f = self.fault(body)
         if f:
-            status, payload = f
+            status, payload, ctype = f
             self.send_response(status)
-            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

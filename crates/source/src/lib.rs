@@ -10,6 +10,7 @@
 
 pub mod aws;
 pub mod cloudwatch;
+pub mod ec2;
 pub mod ingest;
 pub mod local;
 pub mod s3;

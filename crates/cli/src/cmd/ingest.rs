@@ -8,6 +8,7 @@ use std::time::Duration;
 use vpcflow_format::Layout;
 use vpcflow_source::aws::{AwsContext, AwsOptions};
 use vpcflow_source::cloudwatch::{self, CloudWatchSource};
+use vpcflow_source::ec2::Ec2;
 use vpcflow_source::s3::{S3Location, S3Source};
 use vpcflow_source::{IngestOptions, IngestSummary, Progress};
 
@@ -124,6 +125,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("cloudwatch:// sources need --from and --to");
             };
             anyhow::ensure!(from < to, "--from must be before --to");
+            if args.format.is_none() {
+                // The flow log's own LogFormat, else AWS's default format.
+                let ec2 = Ec2::new(aws);
+                let mut found: Option<String> = None;
+                for uri in &cw_uris {
+                    let Some(group) = cloudwatch::parse_uri(uri) else {
+                        continue;
+                    };
+                    match ec2.flow_log_format(group) {
+                        Ok(Some(f)) => {
+                            if found.as_ref().is_some_and(|x| *x != f) {
+                                anyhow::bail!(
+                                    "the log groups' flow logs have different formats; give one with --format"
+                                );
+                            }
+                            found = Some(f);
+                        }
+                        Ok(None) => {}
+                        Err(e) => eprintln!(
+                            "warning: {e}; reading with AWS's default format (give --format to choose)"
+                        ),
+                    }
+                }
+                if let Some(f) = found {
+                    opts.layout = Layout::parse_format(&f)
+                        .with_context(|| format!("the flow log's LogFormat {f:?}"))?;
+                }
+            }
             // Events carry no interface-id unless the format has it: the ENI then comes from
             // the log stream's name, appended to each event as a last field.
             let has_eni = vpcflow_format::field_index("interface-id")

@@ -2,6 +2,7 @@
 
 mod generate;
 mod ingest;
+mod inventory;
 mod query;
 mod report;
 mod schema;
@@ -21,6 +22,8 @@ pub struct Cli {
 enum Command {
     /// Read flow-log files (plain or gzip; directories walked recursively) into the dataset.
     Ingest(ingest::Args),
+    /// Fetch the subnet and ENI inventory through the EC2 API.
+    Inventory(inventory::Args),
     /// Run SQL over the dataset (the table `flows`).
     Query(query::Args),
     /// Run a named report (per-interface traffic, rejected flows, cross-AZ cost, ...).
@@ -57,6 +60,7 @@ impl From<Output> for vpcflow_report::OutputFormat {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ingest(a) => ingest::run(a),
+        Command::Inventory(a) => inventory::run(a),
         Command::Query(a) => query::run(a),
         Command::Report(a) => report::run(a),
         Command::Schema(a) => schema::run(a),
