@@ -2,7 +2,7 @@
 
 use crate::schema::flow_schema;
 use arrow::array::{
-    ArrayRef, Int32Builder, Int64Builder, MapBuilder, MapFieldNames, StringBuilder, new_null_array,
+    ArrayRef, Int32Builder, Int64Builder, MapBuilder, StringBuilder, new_null_array,
 };
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -64,17 +64,7 @@ impl FlowBatchBuilder {
                 }
             })
             .collect();
-        let unknown = (!unknown_names.is_empty()).then(|| {
-            MapBuilder::new(
-                Some(MapFieldNames {
-                    entry: "entries".into(),
-                    key: "keys".into(),
-                    value: "values".into(),
-                }),
-                StringBuilder::new(),
-                StringBuilder::new(),
-            )
-        });
+        let unknown = (!unknown_names.is_empty()).then(crate::schema::unknown_fields_builder);
         Self {
             slots,
             field_slot,

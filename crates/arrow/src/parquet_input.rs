@@ -8,8 +8,7 @@
 use crate::dataset::{HourBucket, hour_bucket};
 use crate::schema::{UNKNOWN_FIELDS, data_type, flow_schema};
 use arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, MapBuilder, MapFieldNames, StringArray, StringBuilder,
-    UInt32Array, new_null_array,
+    Array, ArrayRef, AsArray, Int64Array, StringArray, UInt32Array, new_null_array,
 };
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, Int64Type};
@@ -110,15 +109,7 @@ pub fn to_canonical(
                     .map(|c| c.unwrap_or_else(|| new_null_array(&DataType::Utf8, rows)))
             })
             .collect::<Result<_, _>>()?;
-        let mut m = MapBuilder::new(
-            Some(MapFieldNames {
-                entry: "entries".into(),
-                key: "keys".into(),
-                value: "values".into(),
-            }),
-            StringBuilder::new(),
-            StringBuilder::new(),
-        );
+        let mut m = crate::schema::unknown_fields_builder();
         for r in 0..rows {
             for (name, v) in unknown.iter().zip(&values) {
                 m.keys().append_value(name);

@@ -1,5 +1,6 @@
 //! The one canonical Arrow schema for every flow-log version.
 
+use arrow::array::{MapBuilder, MapFieldNames, StringBuilder};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use std::sync::{Arc, LazyLock};
 use vpcflow_format::{FIELDS, FieldKind};
@@ -24,6 +25,19 @@ pub fn data_type(kind: FieldKind) -> DataType {
         FieldKind::Int64 => DataType::Int64,
         FieldKind::Utf8 => DataType::Utf8,
     }
+}
+
+/// A builder of `unknown_fields` values, with the entry names of [`unknown_fields_entry`].
+pub fn unknown_fields_builder() -> MapBuilder<StringBuilder, StringBuilder> {
+    MapBuilder::new(
+        Some(MapFieldNames {
+            entry: "entries".into(),
+            key: "keys".into(),
+            value: "values".into(),
+        }),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    )
 }
 
 /// The entry type of the `unknown_fields` map column.

@@ -7,14 +7,6 @@ mod util;
 use serde_json::Value;
 use util::{Dir, Moto, query, query_i64, stderr, stdout};
 
-fn ingest(moto: &Moto, args: &[&str]) -> (i32, Value, String) {
-    let mut a = vec!["ingest", "--json"];
-    a.extend_from_slice(args);
-    let o = moto.vpcflow(&a);
-    let s = serde_json::from_str(stdout(&o).trim()).unwrap_or(Value::Null);
-    (o.status.code().unwrap_or(-1), s, stderr(&o))
-}
-
 fn rfc3339(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).unwrap().to_rfc3339()
 }
@@ -49,18 +41,15 @@ logs.put_log_events(logGroupName='custom', logStreamName='eni-0ccc0000000000003-
     ));
     let out = d.join("ds");
     let (from, to) = (rfc3339(now - 3600), rfc3339(now + 60));
-    let (code, s, err) = ingest(
-        &moto,
-        &[
-            "cloudwatch://vpc-flow-logs",
-            "--out",
-            out.to_str().unwrap(),
-            "--from",
-            &from,
-            "--to",
-            &to,
-        ],
-    );
+    let (code, s, err) = moto.ingest(&[
+        "cloudwatch://vpc-flow-logs",
+        "--out",
+        out.to_str().unwrap(),
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(s["files"], 2);
     assert_eq!(s["records"], 240);
@@ -87,40 +76,34 @@ logs.put_log_events(logGroupName='custom', logStreamName='eni-0ccc0000000000003-
 
     // A time range that holds half the events reads only those.
     let out2 = d.join("ds2");
-    let (code, s, err) = ingest(
-        &moto,
-        &[
-            "cloudwatch://vpc-flow-logs",
-            "--out",
-            out2.to_str().unwrap(),
-            "--from",
-            &rfc3339(t0),
-            "--to",
-            &rfc3339(t0 + 600),
-            "--log-stream-prefix",
-            "eni-0aaa",
-        ],
-    );
+    let (code, s, err) = moto.ingest(&[
+        "cloudwatch://vpc-flow-logs",
+        "--out",
+        out2.to_str().unwrap(),
+        "--from",
+        &rfc3339(t0),
+        "--to",
+        &rfc3339(t0 + 600),
+        "--log-stream-prefix",
+        "eni-0aaa",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(s["files"], 1);
     assert_eq!(s["records"], 60);
 
     // A format without interface-id: the ENI comes from the stream's name.
     let out3 = d.join("ds3");
-    let (code, s, err) = ingest(
-        &moto,
-        &[
-            "cloudwatch://custom",
-            "--out",
-            out3.to_str().unwrap(),
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--format",
-            "${srcaddr} ${dstaddr} ${bytes} ${start} ${action}",
-        ],
-    );
+    let (code, s, err) = moto.ingest(&[
+        "cloudwatch://custom",
+        "--out",
+        out3.to_str().unwrap(),
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--format",
+        "${srcaddr} ${dstaddr} ${bytes} ${start} ${action}",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(s["records"], 5);
     let rows = query(&out3, "SELECT DISTINCT interface_id FROM flows");
@@ -135,22 +118,19 @@ fn missing_group_and_missing_range_are_clear_errors() {
     let moto = Moto::start();
     let d = Dir::new();
     let out = d.join("ds");
-    let (code, _, err) = ingest(
-        &moto,
-        &[
-            "cloudwatch://no-such-group",
-            "--out",
-            out.to_str().unwrap(),
-            "--from",
-            "2025-12-01",
-            "--to",
-            "2025-12-02",
-        ],
-    );
+    let (code, _, err) = moto.ingest(&[
+        "cloudwatch://no-such-group",
+        "--out",
+        out.to_str().unwrap(),
+        "--from",
+        "2025-12-01",
+        "--to",
+        "2025-12-02",
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("cloudwatch://no-such-group"), "{err}");
     assert!(err.contains("ResourceNotFound"), "{err}");
-    let (code, _, err) = ingest(&moto, &["cloudwatch://g", "--out", out.to_str().unwrap()]);
+    let (code, _, err) = moto.ingest(&["cloudwatch://g", "--out", out.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(
         err.contains("cloudwatch:// sources need --from and --to"),
@@ -181,18 +161,15 @@ logs.put_log_events(logGroupName='fl-custom', logStreamName='eni-0ddd00000000000
         t0 = t0
     ));
     let out = d.join("ds");
-    let (code, s, err) = ingest(
-        &moto,
-        &[
-            "cloudwatch://fl-custom",
-            "--out",
-            out.to_str().unwrap(),
-            "--from",
-            &rfc3339(now - 3600),
-            "--to",
-            &rfc3339(now + 60),
-        ],
-    );
+    let (code, s, err) = moto.ingest(&[
+        "cloudwatch://fl-custom",
+        "--out",
+        out.to_str().unwrap(),
+        "--from",
+        &rfc3339(now - 3600),
+        "--to",
+        &rfc3339(now + 60),
+    ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         (s["records"].as_i64(), s["bad_lines"].as_i64()),

@@ -7,14 +7,6 @@ mod util;
 use serde_json::Value;
 use util::{Dir, Moto, query, query_i64, stderr, stdout};
 
-fn ingest(moto: &Moto, args: &[&str]) -> (i32, Value, String) {
-    let mut a = vec!["ingest", "--json"];
-    a.extend_from_slice(args);
-    let o = moto.vpcflow(&a);
-    let s = serde_json::from_str(stdout(&o).trim()).unwrap_or(Value::Null);
-    (o.status.code().unwrap_or(-1), s, stderr(&o))
-}
-
 #[test]
 fn objects_in_every_key_layout_land_exactly_once() {
     let moto = Moto::start();
@@ -54,14 +46,11 @@ for dirpath, _, names in os.walk(root):
     ));
     for prefix in ["plain/", "hive/", "hourly/"] {
         let out = d.join(&format!("ds-{}", prefix.trim_end_matches('/')));
-        let (code, s, err) = ingest(
-            &moto,
-            &[
-                &format!("s3://logs/{prefix}"),
-                "--out",
-                out.to_str().unwrap(),
-            ],
-        );
+        let (code, s, err) = moto.ingest(&[
+            &format!("s3://logs/{prefix}"),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert_eq!(code, 0, "{prefix}: {err}");
         assert_eq!(s["files"], 6, "{prefix}");
         assert_eq!(s["records"], totals["records"], "{prefix}");
@@ -125,18 +114,15 @@ fn a_time_range_lists_only_its_days() {
         "s3://logs/",
     ] {
         let _ = std::fs::remove_dir_all(&out);
-        let (code, s, err) = ingest(
-            &moto,
-            &[
-                prefix,
-                "--out",
-                out.to_str().unwrap(),
-                "--from",
-                "2025-12-01",
-                "--to",
-                "2025-12-01",
-            ],
-        );
+        let (code, s, err) = moto.ingest(&[
+            prefix,
+            "--out",
+            out.to_str().unwrap(),
+            "--from",
+            "2025-12-01",
+            "--to",
+            "2025-12-01",
+        ]);
         assert_eq!(code, 0, "{err}");
         assert_eq!(s["files"], 1, "{prefix}");
         let rows = query(&out, "SELECT date FROM flows");
@@ -168,7 +154,7 @@ fn faults_are_named_and_the_rest_lands() {
         b.display()
     ));
     let out = d.join("ds");
-    let (code, s, _) = ingest(&moto, &["s3://logs/a/", "--out", out.to_str().unwrap()]);
+    let (code, s, _) = moto.ingest(&["s3://logs/a/", "--out", out.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert_eq!(s["failed_files"][0]["source"], "s3://logs/a/cut.log.gz");
     assert!(
@@ -187,14 +173,11 @@ fn faults_are_named_and_the_rest_lands() {
     );
 
     // A bucket that does not exist: a clear error naming it, exit 1, and no secret in it.
-    let (code, _, err) = ingest(
-        &moto,
-        &[
-            "s3://no-such-bucket/x/",
-            "--out",
-            d.join("ds2").to_str().unwrap(),
-        ],
-    );
+    let (code, _, err) = moto.ingest(&[
+        "s3://no-such-bucket/x/",
+        "--out",
+        d.join("ds2").to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("s3://no-such-bucket/x/"), "{err}");
     assert!(err.contains("NoSuchBucket"), "{err}");
@@ -309,10 +292,7 @@ duckdb.sql("""COPY (SELECT * FROM (VALUES
         other.display()
     ));
     let out = d.join("ds");
-    let (code, s, err) = ingest(
-        &moto,
-        &["s3://logs/AWSLogs/", "--out", out.to_str().unwrap()],
-    );
+    let (code, s, err) = moto.ingest(&["s3://logs/AWSLogs/", "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{err} {s}");
     assert_eq!(s["records"], 3);
     assert_eq!(s["unknown_fields"], serde_json::json!(["future_col"]));
@@ -342,9 +322,6 @@ duckdb.sql("""COPY (SELECT * FROM (VALUES
     );
     // A Parquet file named on the command line is read the same way.
     let out2 = d.join("ds2");
-    let (code, s, err) = ingest(
-        &moto,
-        &[aws.to_str().unwrap(), "--out", out2.to_str().unwrap()],
-    );
+    let (code, s, err) = moto.ingest(&[aws.to_str().unwrap(), "--out", out2.to_str().unwrap()]);
     assert_eq!((code, s["records"].as_i64()), (0, Some(2)), "{err}");
 }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use vpcflow_format::Layout;
-use vpcflow_source::aws::{AwsContext, AwsOptions};
 use vpcflow_source::cloudwatch::{self, CloudWatchSource};
 use vpcflow_source::ec2::Ec2;
 use vpcflow_source::s3::{S3Location, S3Source};
@@ -44,15 +43,8 @@ pub struct Args {
     /// S3: only objects for records before TIME (RFC 3339, or a date: the whole day).
     #[arg(long, value_name = "TIME")]
     to: Option<String>,
-    /// AWS region (default: the standard chain, e.g. AWS_REGION or the profile's).
-    #[arg(long, value_name = "REGION")]
-    region: Option<String>,
-    /// Named AWS profile.
-    #[arg(long, value_name = "NAME")]
-    profile: Option<String>,
-    /// Endpoint of an S3-compatible store (default: AWS_ENDPOINT_URL, else AWS); path-style.
-    #[arg(long, value_name = "URL")]
-    endpoint_url: Option<String>,
+    #[command(flatten)]
+    aws: super::AwsArgs,
     /// S3 objects or CloudWatch log streams read at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     max_in_flight: usize,
@@ -101,11 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         anyhow::ensure!(args.max_in_flight > 0, "--max-in-flight must be at least 1");
         opts.threads = opts.threads.max(args.max_in_flight);
-        Some(AwsContext::load(&AwsOptions {
-            region: args.region.clone(),
-            profile: args.profile.clone(),
-            endpoint_url: args.endpoint_url.clone(),
-        })?)
+        Some(args.aws.load()?)
     };
     let s3 = match &aws {
         Some(aws) if !s3_uris.is_empty() => {

@@ -1,6 +1,5 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vpcflow_source::aws::{AwsContext, AwsOptions};
 use vpcflow_source::ec2::Ec2;
 
 /// The subnet and ENI inventory of an account and region.
@@ -23,24 +22,13 @@ struct FetchArgs {
     /// Directory to write into (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// AWS region (default: the standard chain).
-    #[arg(long, value_name = "REGION")]
-    region: Option<String>,
-    /// Named AWS profile.
-    #[arg(long, value_name = "NAME")]
-    profile: Option<String>,
-    /// Endpoint of an EC2-compatible service (default: AWS_ENDPOINT_URL, else AWS).
-    #[arg(long, value_name = "URL")]
-    endpoint_url: Option<String>,
+    #[command(flatten)]
+    aws: super::AwsArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Command::Fetch(a) = args.command;
-    let aws = AwsContext::load(&AwsOptions {
-        region: a.region,
-        profile: a.profile,
-        endpoint_url: a.endpoint_url,
-    })?;
+    let aws = a.aws.load()?;
     let (subnets, enis) = Ec2::new(&aws).fetch_inventory(&a.out)?;
     println!(
         "wrote {subnets} subnets and {enis} network interfaces to {}",

@@ -56,6 +56,34 @@ impl From<Output> for vpcflow_report::OutputFormat {
     }
 }
 
+/// Where and as whom to reach AWS.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// AWS region (default: the standard chain, e.g. AWS_REGION or the profile's).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// Named AWS profile.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// Endpoint of an AWS-compatible service (default: AWS_ENDPOINT_URL, else AWS); S3 then
+    /// uses path-style addressing.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+}
+
+impl AwsArgs {
+    /// Loads the SDK configuration these flags describe.
+    pub fn load(&self) -> anyhow::Result<vpcflow_source::aws::AwsContext> {
+        Ok(vpcflow_source::aws::AwsContext::load(
+            &vpcflow_source::aws::AwsOptions {
+                region: self.region.clone(),
+                profile: self.profile.clone(),
+                endpoint_url: self.endpoint_url.clone(),
+            },
+        )?)
+    }
+}
+
 /// Runs the command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {

@@ -189,6 +189,16 @@ impl Moto {
         run_python(&format!("{prelude}{code}"))
     }
 
+    /// `vpcflow ingest --json ARGS...` with this endpoint's environment: exit code, summary,
+    /// standard error.
+    pub fn ingest(&self, args: &[&str]) -> (i32, serde_json::Value, String) {
+        let mut a = vec!["ingest", "--json"];
+        a.extend_from_slice(args);
+        let o = self.vpcflow(&a);
+        let s = serde_json::from_str(stdout(&o).trim()).unwrap_or(serde_json::Value::Null);
+        (o.status.code().unwrap_or(-1), s, stderr(&o))
+    }
+
     /// `vpcflow ARGS...` with this endpoint's environment.
     pub fn vpcflow(&self, args: &[&str]) -> Output {
         let mut c = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
