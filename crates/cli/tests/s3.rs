@@ -320,6 +320,31 @@ duckdb.sql("""COPY (SELECT * FROM (VALUES
         (rows[2]["hour"].as_str(), rows[2]["source_line"].as_i64()),
         (Some("01"), Some(2))
     );
+    // The same object in the Hive-compatible and hourly layouts.
+    moto.python(&format!(
+        "body = open('{}','rb').read()\n\
+         s3.put_object(Bucket='logs', Key='hive/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2025/month=12/day=01/123456789012_vpcflowlogs_us-east-1_fl-0p_20251201T0005Z_abcd0001.log.parquet', Body=body)\n\
+         s3.put_object(Bucket='logs', Key='hourly/AWSLogs/123456789012/vpcflowlogs/us-east-1/2025/12/01/00/123456789012_vpcflowlogs_us-east-1_fl-0p_20251201T0005Z_abcd0001.log.parquet', Body=body)\n",
+        aws.display()
+    ));
+    for prefix in ["hive", "hourly"] {
+        let o = d.join(&format!("ds-{prefix}"));
+        let (code, s, err) = moto.ingest(&[
+            &format!("s3://logs/{prefix}/AWSLogs/"),
+            "--out",
+            o.to_str().unwrap(),
+            "--from",
+            "2025-12-01",
+            "--to",
+            "2025-12-01",
+        ]);
+        assert_eq!(
+            (code, s["records"].as_i64()),
+            (0, Some(2)),
+            "{prefix}: {err}"
+        );
+        assert_eq!(query_i64(&o, "SELECT sum(bytes) FROM flows"), 840);
+    }
     // A Parquet file named on the command line is read the same way.
     let out2 = d.join("ds2");
     let (code, s, err) = moto.ingest(&[aws.to_str().unwrap(), "--out", out2.to_str().unwrap()]);
