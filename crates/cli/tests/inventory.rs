@@ -71,17 +71,8 @@ print(busy['NetworkInterfaceId'], idle['NetworkInterfaceId'], a['AvailabilityZon
         .status
         .success()
     );
-    let o = util::vpcflow([
-        "report",
-        "cross-az-cost",
-        "--data",
-        out.to_str().unwrap(),
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
-    let row: Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    let inv_args = ["--inventory", inv.to_str().unwrap()];
+    let row = &util::report(&out, "cross-az-cost", &inv_args)[0];
     assert_eq!(
         (
             row["src_az_id"].as_str(),
@@ -90,20 +81,7 @@ print(busy['NetworkInterfaceId'], idle['NetworkInterfaceId'], a['AvailabilityZon
         ),
         (Some(az_a), Some(az_b), Some(5000))
     );
-    let o = util::vpcflow([
-        "report",
-        "idle-interfaces",
-        "--data",
-        out.to_str().unwrap(),
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
-    let idle_rows: Vec<Value> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let idle_rows = util::report(&out, "idle-interfaces", &inv_args);
     assert_eq!(idle_rows.len(), 1, "{idle_rows:?}");
     assert_eq!(idle_rows[0]["interface_id"], idle);
 }

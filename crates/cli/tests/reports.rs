@@ -8,26 +8,7 @@ mod util;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use util::{Dir, ingest, repo_root, stderr, stdout, vpcflow};
-
-fn report(data: &Path, name: &str, extra: &[&str]) -> Vec<Value> {
-    let mut args = vec![
-        "report",
-        name,
-        "--data",
-        data.to_str().unwrap(),
-        "--output",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    let o = vpcflow(&args);
-    assert!(o.status.success(), "report {name}: {}", stderr(&o));
-    stdout(&o)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use util::{Dir, ingest, repo_root, report, stderr, stdout, vpcflow};
 
 fn int(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not an integer: {v}"))

@@ -261,3 +261,23 @@ impl Drop for FaultProxy {
         let _ = self.child.wait();
     }
 }
+
+/// `vpcflow report NAME --data DATA --output json EXTRA...`: one JSON object per row.
+pub fn report(data: &Path, name: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec![
+        "report",
+        name,
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = vpcflow(&args);
+    assert!(o.status.success(), "report {name}: {}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
