@@ -4,8 +4,11 @@
 //! ```text
 //! DIR/date=2021-03-26/hour=03/part-<run>-<worker>-<seq>.parquet
 //! DIR/_quarantine/<run>-<worker>.jsonl
-//! DIR/_tmp/<run>/...            (files being written; renamed into place when complete)
+//! DIR/_tmp/<run>/...            (files being written; renamed into place when committed)
 //! ```
+//!
+//! Which files are committed, and when, is decided by the manifest (`vpcflow_source::manifest`);
+//! this module writes the files and moves them.
 
 use crate::schema::flow_schema;
 use arrow::record_batch::RecordBatch;
@@ -103,6 +106,8 @@ pub struct PendingFile {
     pub dest: PathBuf,
     /// Rows it holds.
     pub rows: usize,
+    /// The hour partition it goes to (`None` for quarantine files and unknown hours).
+    pub bucket: HourBucket,
 }
 
 /// Writes batches into per-hour Parquet files under the temporary directory.
@@ -221,6 +226,7 @@ impl DatasetWriter {
             tmp: f.tmp,
             dest: f.dest,
             rows: f.rows,
+            bucket: f.bucket,
         });
         Ok(())
     }
@@ -244,21 +250,6 @@ impl DatasetWriter {
     }
 }
 
-/// Moves completed files into their partitions. Each file appears whole (rename on the same
-/// file system), never half-written.
-pub fn commit(root: &Path, files: &[PendingFile]) -> Result<Vec<PathBuf>, DatasetError> {
-    let mut out = Vec::with_capacity(files.len());
-    for f in files {
-        let dest = root.join(&f.dest);
-        if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        }
-        std::fs::rename(&f.tmp, &dest).map_err(io_err(&dest))?;
-        out.push(dest);
-    }
-    Ok(out)
-}
-
 /// Removes the temporary directory of a run.
 pub fn remove_run_tmp(root: &Path, run_id: &str) {
     let _ = std::fs::remove_dir_all(root.join(TMP_DIR).join(run_id));
@@ -278,18 +269,22 @@ pub struct QuarantinedLine {
     pub text: String,
 }
 
-/// Appends bad lines, as JSON lines, to a quarantine file beside the dataset.
+/// Appends bad lines, as JSON lines, to a quarantine file that is committed with the data.
 pub struct QuarantineWriter {
     path: PathBuf,
+    dest: PathBuf,
     out: Option<BufWriter<File>>,
     count: u64,
 }
 
 impl QuarantineWriter {
-    /// A quarantine file `DIR/_quarantine/<name>.jsonl`, created on the first bad line.
-    pub fn new(root: &Path, name: &str) -> Self {
+    /// A quarantine file for `DIR/_quarantine/<name>.jsonl`, written under the run's temporary
+    /// directory from the first bad line on.
+    pub fn new(root: &Path, run_id: &str, name: &str) -> Self {
+        let file = format!("{name}.jsonl");
         Self {
-            path: root.join(QUARANTINE_DIR).join(format!("{name}.jsonl")),
+            path: root.join(TMP_DIR).join(run_id).join(&file),
+            dest: Path::new(QUARANTINE_DIR).join(file),
             out: None,
             count: 0,
         }
@@ -335,16 +330,86 @@ impl QuarantineWriter {
         self.count
     }
 
-    /// Flushes the file; returns its path when any line was written.
-    pub fn finish(mut self) -> Result<Option<PathBuf>, DatasetError> {
+    /// Flushes the file; returns it, ready to commit, when any line was written.
+    pub fn finish(mut self) -> Result<Option<PendingFile>, DatasetError> {
         match self.out.take() {
-            Some(mut out) => {
-                out.flush().map_err(io_err(&self.path))?;
-                Ok(Some(self.path))
+            Some(out) => {
+                let file = out
+                    .into_inner()
+                    .map_err(|e| io_err(&self.path)(e.into_error()))?;
+                file.sync_all().map_err(io_err(&self.path))?;
+                Ok(Some(PendingFile {
+                    tmp: self.path,
+                    dest: self.dest,
+                    rows: self.count as usize,
+                    bucket: None,
+                }))
             }
             None => Ok(None),
         }
     }
+
+    /// Deletes what was written.
+    pub fn abort(mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Copies the Parquet file `src` to `dest` without the rows whose `source` column is in
+/// `drop`. Returns the rows kept; when none are, `dest` is not created.
+pub fn rewrite_without_sources(
+    src: &Path,
+    dest: &Path,
+    drop: &std::collections::HashSet<String>,
+) -> Result<usize, DatasetError> {
+    use arrow::array::{Array, BooleanArray, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let parquet_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DatasetError::Parquet { path, source }
+    };
+    let file = File::open(src).map_err(io_err(src))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(65536).build())
+        .map_err(parquet_err(src))?;
+    let source_idx = flow_schema()
+        .index_of(crate::schema::SOURCE)
+        .map_err(|e| parquet_err(src)(e.into()))?;
+    let mut writer: Option<ArrowWriter<File>> = None;
+    let mut kept = 0;
+    for batch in reader {
+        let batch = batch.map_err(|e| parquet_err(src)(e.into()))?;
+        let col = batch.column(source_idx);
+        let keep: BooleanArray = match col.as_any().downcast_ref::<StringArray>() {
+            Some(s) => (0..s.len())
+                .map(|i| Some(s.is_null(i) || !drop.contains(s.value(i))))
+                .collect(),
+            None => (0..col.len()).map(|_| Some(true)).collect(),
+        };
+        let batch = arrow::compute::filter_record_batch(&batch, &keep)
+            .map_err(|e| parquet_err(src)(e.into()))?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        if writer.is_none() {
+            let f = File::create(dest).map_err(io_err(dest))?;
+            writer = Some(
+                ArrowWriter::try_new(f, flow_schema(), Some(writer_properties()))
+                    .map_err(parquet_err(dest))?,
+            );
+        }
+        if let Some(w) = writer.as_mut() {
+            w.write(&batch).map_err(parquet_err(dest))?;
+        }
+        kept += batch.num_rows();
+    }
+    if let Some(w) = writer {
+        let f = w.into_inner().map_err(parquet_err(dest))?;
+        f.sync_all().map_err(io_err(dest))?;
+    }
+    Ok(kept)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("vpcflow: {err:#}");
+            eprintln!("vpcflow: {}", cmd::describe(&err));
             ExitCode::from(1)
         }
     }

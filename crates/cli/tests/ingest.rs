@@ -20,29 +20,14 @@ fn lines(range: std::ops::Range<u32>) -> String {
 }
 
 fn parquet_files(dir: &std::path::Path) -> usize {
-    walk(dir)
+    util::walk(dir)
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
         .count()
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 fn quarantined(out: &std::path::Path) -> Vec<serde_json::Value> {
-    walk(&out.join("_quarantine"))
+    util::walk(&out.join("_quarantine"))
         .iter()
         .flat_map(|p| {
             std::fs::read_to_string(p)

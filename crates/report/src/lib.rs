@@ -20,6 +20,7 @@ use vpcflow_arrow::{PARTITION_COLUMNS, flow_schema};
 pub mod inventory;
 pub mod prices;
 pub mod reports;
+pub mod rollup;
 mod udf;
 
 pub use inventory::Inventory;
@@ -121,12 +122,23 @@ pub async fn open_with(
         if let Some(t) = opts.to {
             conds.push(format!("date <= '{}' AND start < {t}", day(t)));
         }
+        // One whole hour (a rollup): name its partition, so only its files are listed.
+        if let (Some(f), Some(t)) = (opts.from, opts.to)
+            && f % 3600 == 0
+            && t == f + 3600
+        {
+            let hour = chrono::DateTime::from_timestamp(f, 0)
+                .map(|d| d.format("%H").to_string())
+                .unwrap_or_default();
+            conds.push(format!("date = '{}' AND hour = '{hour}'", day(f)));
+        }
         ctx.sql(&format!(
             "CREATE VIEW flows AS SELECT * FROM flows_all WHERE {}",
             conds.join(" AND ")
         ))
         .await?;
     }
+    register_rollups(&ctx, data).await?;
     inventory::register(&ctx, inventory.as_ref())?;
     prices.register(&ctx)?;
     udf::register(&ctx);
@@ -186,26 +198,67 @@ fn session(data: &Path) -> Result<SessionContext, QueryError> {
     Ok(SessionContext::new_with_config(config))
 }
 
-/// Registers the dataset at `data` as table `name` in `ctx`.
-pub fn register_flows(ctx: &SessionContext, data: &Path, name: &str) -> Result<(), QueryError> {
-    let abs = std::fs::canonicalize(data).map_err(|e| QueryError::Dataset {
-        path: data.display().to_string(),
+/// The URL of a local directory, for a listing table.
+fn directory_url(dir: &Path) -> Result<ListingTableUrl, QueryError> {
+    let abs = std::fs::canonicalize(dir).map_err(|e| QueryError::Dataset {
+        path: dir.display().to_string(),
         message: e.to_string(),
     })?;
-    let url = ListingTableUrl::parse(format!("{}/", abs.display()))?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+    Ok(ListingTableUrl::parse(format!("{}/", abs.display()))?)
+}
+
+/// Parquet files under Hive partition directories `partitions` (string-valued).
+fn parquet_listing(partitions: &[&str]) -> ListingOptions {
+    ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(
-            PARTITION_COLUMNS
+            partitions
                 .iter()
                 .map(|c| (c.to_string(), DataType::Utf8))
                 .collect(),
-        );
+        )
+}
+
+/// Registers the dataset at `data` as table `name` in `ctx`.
+pub fn register_flows(ctx: &SessionContext, data: &Path, name: &str) -> Result<(), QueryError> {
+    let url = directory_url(data)?;
+    let options = parquet_listing(&PARTITION_COLUMNS);
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(flow_schema());
     let table = ListingTable::try_new(config)?;
     ctx.register_table(name, Arc::new(table))?;
+    Ok(())
+}
+
+/// Registers each rollup table under `data/_rollups/` as `rollup_<report>` (`-` as `_`), with
+/// its `date` partition.
+async fn register_rollups(ctx: &SessionContext, data: &Path) -> Result<(), QueryError> {
+    let Ok(dirs) = std::fs::read_dir(data.join(rollup::ROLLUP_DIR)) else {
+        return Ok(());
+    };
+    let mut names: Vec<String> = dirs
+        .filter_map(|d| d.ok())
+        .filter(|d| d.path().is_dir())
+        .map(|d| d.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names {
+        let url = directory_url(&data.join(rollup::ROLLUP_DIR).join(&name))?;
+        let options = parquet_listing(&["date"]);
+        let state = ctx.state();
+        let config = ListingTableConfig::new(url).with_listing_options(options);
+        let config = match config.infer_schema(&state).await {
+            Ok(c) => c,
+            // An empty table (no hour with rows yet) has no schema to read.
+            Err(_) => continue,
+        };
+        let table = ListingTable::try_new(config)?;
+        ctx.register_table(
+            format!("rollup_{}", name.replace('-', "_")),
+            Arc::new(table),
+        )?;
+    }
     Ok(())
 }
 

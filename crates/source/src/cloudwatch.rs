@@ -78,9 +78,13 @@ impl CloudWatchSource {
                 let outside = s.last_event_timestamp().is_some_and(|t| t < self.start_ms)
                     || s.first_event_timestamp().is_some_and(|t| t >= self.end_ms);
                 if !outside {
+                    let stream = format!("{uri}/{name}");
                     out.push(InputFile {
-                        path: PathBuf::from(format!("{uri}/{name}")),
+                        path: PathBuf::from(&stream),
                         size: 0, // CloudWatch no longer reports a stream's size
+                        id: stream,
+                        version: None,
+                        range: Some((self.start_ms / 1000, self.end_ms / 1000)),
                     });
                 }
             }
@@ -89,8 +93,14 @@ impl CloudWatchSource {
         Ok(out)
     }
 
-    /// Opens one stream (`cloudwatch://GROUP/STREAM`) as text, one event per line.
-    pub fn open(&self, uri: &str) -> std::io::Result<Box<dyn Read + Send>> {
+    /// Opens one stream (`cloudwatch://GROUP/STREAM`) as text, one event per line: the
+    /// events of the input's range, else of the source's.
+    pub fn open(&self, input: &InputFile) -> std::io::Result<Box<dyn Read + Send>> {
+        let uri = input.path.to_str().unwrap_or_default();
+        let (start_ms, end_ms) = match input.range {
+            Some((from, to)) => (from * 1000, to * 1000),
+            None => (self.start_ms, self.end_ms),
+        };
         let rest = parse_uri(uri)
             .ok_or_else(|| std::io::Error::other(format!("not a CloudWatch URI: {uri}")))?;
         let (group, stream) = rest
@@ -111,8 +121,8 @@ impl CloudWatchSource {
             client: self.client.clone(),
             group: group.to_string(),
             stream: stream.to_string(),
-            start_ms: self.start_ms,
-            end_ms: self.end_ms,
+            start_ms,
+            end_ms,
             token: None,
             done: false,
             pending: VecDeque::new(),

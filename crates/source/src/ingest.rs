@@ -1,18 +1,28 @@
-//! The ingest pipeline: files in, committed Parquet dataset and a summary out.
+//! The ingest pipeline: inputs in, committed Parquet files and a summary out.
+//!
+//! Workers take inputs one at a time. An input's records are held (in memory, or past
+//! [`IngestOptions::stage_bytes`] in Parquet files of its own under `_tmp/`) until it has been
+//! read to its end; only then do they join the worker's open files. Every
+//! [`IngestOptions::commit_every`] bytes of text, and at the end, a worker closes its files
+//! and commits them with the inputs they hold ([`Dataset::commit_files`]). So an input whose
+//! reading is cut by the network lands nothing and is read again by the next run, and a run
+//! killed at any point leaves only whole commits behind.
 
 use crate::IngestError;
 use crate::local::InputFile;
+use crate::manifest::{Dataset, SourceEntry};
+use arrow::record_batch::RecordBatch;
 use flate2::read::MultiGzDecoder;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
-use vpcflow_arrow::dataset::{self, DatasetWriter, PendingFile, QuarantineWriter};
+use vpcflow_arrow::dataset::{DatasetWriter, HourBucket, PendingFile, QuarantineWriter};
 use vpcflow_arrow::{DecodeEvent, FlowDecoderBuilder};
 use vpcflow_format::{Layout, flow_log_id_from_name};
 
@@ -28,12 +38,16 @@ const MAX_LINE: usize = 1 << 20;
 pub struct IngestOptions {
     /// Layout of records in files without a header line.
     pub layout: Layout,
-    /// Stop at the first bad line.
+    /// Stop at the first bad line or unreadable input, committing nothing.
     pub strict: bool,
-    /// Worker threads (files are read in parallel).
+    /// Worker threads (inputs are read in parallel).
     pub threads: usize,
     /// Rows per record batch.
     pub batch_size: usize,
+    /// Text bytes a worker reads between commits.
+    pub commit_every: u64,
+    /// Arrow bytes of one input held in memory before they go to files of their own.
+    pub stage_bytes: usize,
 }
 
 impl Default for IngestOptions {
@@ -43,6 +57,8 @@ impl Default for IngestOptions {
             strict: false,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             batch_size: 65536,
+            commit_every: 1 << 30,
+            stage_bytes: 64 << 20,
         }
     }
 }
@@ -60,23 +76,27 @@ pub struct Progress {
     pub files_done: AtomicU64,
 }
 
-/// A file that could not be read to its end.
+/// An input that could not be read to its end.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FileFailure {
     /// Path or URI.
     pub source: String,
-    /// What went wrong (the records before the fault still landed).
+    /// What went wrong, and whether the records before the fault landed.
     pub error: String,
 }
 
 /// What a run did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IngestSummary {
-    /// Input files read.
+    /// Inputs read.
     pub files: u64,
-    /// Files that could not be read to their end.
+    /// Inputs skipped: already in the dataset, unchanged.
+    pub skipped: u64,
+    /// Inputs read again whose earlier records were replaced (changed, or `--reprocess`).
+    pub replaced: u64,
+    /// Inputs that could not be read to their end.
     pub failed_files: Vec<FileFailure>,
-    /// Records written.
+    /// Records committed.
     pub records: u64,
     /// Lines quarantined.
     pub bad_lines: u64,
@@ -88,20 +108,38 @@ pub struct IngestSummary {
     pub text_bytes: u64,
     /// Parquet files added to the dataset.
     pub output_files: u64,
-    /// Quarantine files written.
-    pub quarantine_files: Vec<PathBuf>,
+    /// Commits made.
+    pub commits: u64,
+    /// Quarantine files written (relative to the dataset).
+    pub quarantine_files: Vec<String>,
     /// The first bad lines, as `source:line: error` (at most 10).
     pub bad_line_samples: Vec<String>,
-    /// Notes about inputs that are not errors (empty files, header-only files).
+    /// Notes about inputs that are not errors (empty files, header-only files, changes).
     pub warnings: Vec<String>,
+    /// Hours whose rollups were brought up to date.
+    pub rollup_hours: u64,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
 
 impl IngestSummary {
-    /// True when every line of every file was read.
+    /// True when every line of every input was read.
     pub fn is_clean(&self) -> bool {
         self.failed_files.is_empty() && self.bad_lines == 0
+    }
+
+    fn add(&mut self, s: IngestSummary) {
+        self.files += s.files;
+        self.failed_files.extend(s.failed_files);
+        self.records += s.records;
+        self.bad_lines += s.bad_lines;
+        self.input_bytes += s.input_bytes;
+        self.text_bytes += s.text_bytes;
+        self.output_files += s.output_files;
+        self.commits += s.commits;
+        self.quarantine_files.extend(s.quarantine_files);
+        self.warnings.extend(s.warnings);
+        self.bad_line_samples.extend(s.bad_line_samples);
     }
 }
 
@@ -121,13 +159,12 @@ struct Shared<'a> {
     progress: &'a Progress,
     opts: &'a IngestOptions,
     decoder: FlowDecoderBuilder,
-    root: &'a Path,
+    dataset: &'a Dataset,
     run_id: &'a str,
 }
 
 #[derive(Default)]
 struct WorkerResult {
-    pending: Vec<PendingFile>,
     summary: IngestSummary,
     unknown: BTreeSet<String>,
 }
@@ -141,53 +178,64 @@ pub fn new_run_id() -> String {
     )
 }
 
-/// Ingests `files` into the dataset at `root`. Files are read in parallel; every Parquet file
-/// is written under `root/_tmp` and moved into its partition only when the whole run has
-/// succeeded, so a failed or interrupted run leaves no partial file in the dataset.
-///
-/// A file that cannot be read to its end (not gzip, truncated, unreadable) is reported in the
-/// summary and the records before the fault still land; a bad line is quarantined. With
-/// `strict`, the first bad line or file fails the whole run and nothing is committed.
+/// Ingests local `files` into the dataset at `root`: opens it (taking its lock), skips the
+/// files it already holds, replaces changed ones, reads the rest and merges the manifest.
 pub fn ingest_files(
     files: &[InputFile],
     root: &Path,
     opts: &IngestOptions,
     progress: &Progress,
 ) -> Result<IngestSummary, IngestError> {
-    ingest_inputs(files, root, opts, progress, &open_local)
+    let run_id = new_run_id();
+    let dataset = Dataset::open(root, &run_id)?;
+    let plan = dataset.plan(files.to_vec(), false);
+    let mut summary = ingest_inputs(&plan.read, &dataset, &run_id, opts, progress, &open_local)?;
+    summary.skipped = plan.skipped;
+    summary.replaced = plan.replace.len() as u64;
+    dataset.merge(false)?;
+    vpcflow_arrow::dataset::remove_run_tmp(root, &run_id);
+    Ok(summary)
 }
 
-/// [`ingest_files`] with inputs opened by `open` (local files, S3 objects, ...).
+/// Reads `files` (opened by `open`: local files, S3 objects, ...) into `dataset`, in
+/// parallel, committing as it goes.
+///
+/// An input that cannot be opened, or whose reading the source cuts (a network fault), lands
+/// nothing and is named in the summary; the next run reads it again. An input whose content
+/// stops being readable (not gzip, truncated or corrupt data) lands the records before the
+/// fault, is named, and is not read again unless it changes. A bad line is quarantined. With
+/// `strict`, the first bad line or input fails the run and nothing is committed. Any other
+/// error (a full disk, say) stops the run; what was committed before stays, whole.
 pub fn ingest_inputs(
     files: &[InputFile],
-    root: &Path,
+    dataset: &Dataset,
+    run_id: &str,
     opts: &IngestOptions,
     progress: &Progress,
     open: &Opener<'_>,
 ) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
-    std::fs::create_dir_all(root).map_err(|e| IngestError::Output {
-        path: root.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let run_id = new_run_id();
+    let mut opts = opts.clone();
+    if opts.strict {
+        opts.commit_every = u64::MAX;
+    }
     progress
         .total_bytes
         .store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
     // In path order, which in AWS's key layout is time order: each worker then moves through
     // the hours one after another and writes few, large files per hour.
     let mut order: Vec<InputFile> = files.to_vec();
-    order.sort_by(|a, b| a.path.cmp(&b.path));
+    order.sort_by(|a, b| a.path.cmp(&b.path).then(a.range.cmp(&b.range)));
     let shared = Shared {
         open,
         files: &order,
         next: AtomicU64::new(0),
         abort: AtomicBool::new(false),
         progress,
-        opts,
+        opts: &opts,
         decoder: FlowDecoderBuilder::new(opts.layout.clone()).with_batch_size(opts.batch_size),
-        root,
-        run_id: &run_id,
+        dataset,
+        run_id,
     };
     let threads = opts.threads.clamp(1, files.len().max(1));
     let fatal: Mutex<Option<IngestError>> = Mutex::new(None);
@@ -213,38 +261,19 @@ pub fn ingest_inputs(
             .filter_map(|h| h.join().ok().flatten())
             .collect()
     });
-    let fatal = fatal.into_inner().ok().flatten();
-    if let Some(e) = fatal {
-        for r in &results {
-            for p in &r.pending {
-                let _ = std::fs::remove_file(&p.tmp);
-            }
-        }
-        dataset::remove_run_tmp(root, &run_id);
+    if let Some(e) = fatal.into_inner().ok().flatten() {
         return Err(e);
     }
     let mut summary = IngestSummary::default();
     let mut unknown = BTreeSet::new();
-    let mut pending = Vec::new();
     for r in results {
-        let s = r.summary;
-        summary.files += s.files;
-        summary.failed_files.extend(s.failed_files);
-        summary.records += s.records;
-        summary.bad_lines += s.bad_lines;
-        summary.input_bytes += s.input_bytes;
-        summary.text_bytes += s.text_bytes;
-        summary.quarantine_files.extend(s.quarantine_files);
-        summary.warnings.extend(s.warnings);
-        summary.bad_line_samples.extend(s.bad_line_samples);
+        summary.add(r.summary);
         unknown.extend(r.unknown);
-        pending.extend(r.pending);
     }
-    let committed = dataset::commit(root, &pending).map_err(IngestError::Dataset);
-    dataset::remove_run_tmp(root, &run_id);
-    summary.output_files = committed?.len() as u64;
+    summary.warnings.extend(dataset.take_warnings());
     summary.unknown_fields = unknown.into_iter().collect();
     summary.failed_files.sort_by(|a, b| a.source.cmp(&b.source));
+    summary.quarantine_files.sort();
     summary.warnings.sort();
     summary.bad_line_samples.sort();
     summary.bad_line_samples.truncate(MAX_SAMPLES);
@@ -252,55 +281,282 @@ pub fn ingest_inputs(
     Ok(summary)
 }
 
+/// The files a worker writes between two commits, and the inputs they hold.
+struct Segment {
+    writer: DatasetWriter,
+    quarantine: QuarantineWriter,
+    /// Files of inputs too large to hold in memory, written apart.
+    extra: Vec<PendingFile>,
+    /// Inputs read, each with its own files when it was written apart.
+    sources: Vec<(SourceEntry, bool)>,
+    text_bytes: u64,
+}
+
+impl Segment {
+    fn new(shared: &Shared<'_>, name: &str) -> Result<Self, IngestError> {
+        Ok(Self {
+            writer: DatasetWriter::new(shared.dataset.root(), shared.run_id, name.to_string())?
+                .with_max_open(2),
+            quarantine: QuarantineWriter::new(shared.dataset.root(), shared.run_id, name),
+            extra: Vec::new(),
+            sources: Vec::new(),
+            text_bytes: 0,
+        })
+    }
+
+    fn abort(self) {
+        self.writer.abort();
+        self.quarantine.abort();
+        for f in self.extra {
+            let _ = std::fs::remove_file(f.tmp);
+        }
+    }
+
+    /// Closes the files and commits them with their inputs.
+    fn commit(self, shared: &Shared<'_>, summary: &mut IngestSummary) -> Result<(), IngestError> {
+        let mut files = self.writer.finish()?;
+        let parts: Vec<String> = files.iter().map(|f| f.dest.display().to_string()).collect();
+        let sources = self
+            .sources
+            .into_iter()
+            .map(|(mut s, apart)| {
+                if !apart {
+                    s.parts = parts.clone();
+                }
+                s
+            })
+            .collect();
+        files.extend(self.extra);
+        if let Some(q) = self.quarantine.finish()? {
+            summary.quarantine_files.push(q.dest.display().to_string());
+            files.push(q);
+        }
+        summary.output_files += files
+            .iter()
+            .filter(|f| f.dest.extension().is_some_and(|e| e == "parquet"))
+            .count() as u64;
+        shared
+            .dataset
+            .commit_files(shared.run_id, &files, sources)?;
+        summary.commits += 1;
+        Ok(())
+    }
+}
+
 fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
-    let name = format!("{}-w{w}", shared.run_id);
-    let mut writer = DatasetWriter::new(shared.root, shared.run_id, name.clone())
-        .map_err(IngestError::Dataset)?
-        .with_max_open(2);
-    let mut quarantine = QuarantineWriter::new(shared.root, &name);
     let mut result = WorkerResult::default();
-    let outcome = (|| {
-        loop {
-            if shared.abort.load(Ordering::Relaxed) {
-                return Ok(());
+    let mut seq = 0u64;
+    let mut segment_name = || {
+        seq += 1;
+        format!("{}-w{w}-{seq:04}", shared.run_id)
+    };
+    let mut segment = Segment::new(shared, &segment_name())?;
+    let mut apart = 0u64;
+    loop {
+        if shared.abort.load(Ordering::Relaxed) {
+            segment.abort();
+            return Ok(WorkerResult::default());
+        }
+        let i = shared.next.fetch_add(1, Ordering::Relaxed) as usize;
+        let Some(file) = shared.files.get(i) else {
+            break;
+        };
+        apart += 1;
+        let mut stage = Stage::new(shared, format!("{}-w{w}-f{apart:05}", shared.run_id));
+        let outcome = match read_file(shared, file, &mut stage, &mut result) {
+            Ok(o) => o,
+            Err(e) => {
+                stage.abort();
+                segment.abort();
+                return Err(e);
             }
-            let i = shared.next.fetch_add(1, Ordering::Relaxed) as usize;
-            let Some(file) = shared.files.get(i) else {
-                return Ok(());
-            };
-            read_file(shared, file, &mut writer, &mut quarantine, &mut result)?;
-            shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
+        };
+        shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
+        let source = file.path.display().to_string();
+        if let Some(error) = outcome.transient {
+            stage.abort();
+            result.summary.failed_files.push(FileFailure {
+                source,
+                error: format!("{error}; nothing of it was committed, the next run reads it again"),
+            });
+            continue;
         }
-    })();
-    match outcome {
-        Ok(()) if !shared.abort.load(Ordering::Relaxed) => {
-            result.pending = writer.finish().map_err(IngestError::Dataset)?;
-            if let Some(q) = quarantine.finish().map_err(IngestError::Dataset)? {
-                result.summary.quarantine_files.push(q);
+        if let Some(error) = &outcome.content_error {
+            result.summary.failed_files.push(FileFailure {
+                source: source.clone(),
+                error: error.clone(),
+            });
+        }
+        let written_apart = match stage.finish_into(&mut segment) {
+            Ok(apart) => apart,
+            Err(e) => {
+                segment.abort();
+                return Err(e);
             }
-            Ok(result)
+        };
+        result.summary.records += outcome.records;
+        result.summary.bad_lines += outcome.bad_lines;
+        result.summary.text_bytes += outcome.text_bytes;
+        result.summary.input_bytes += outcome.input_bytes;
+        segment.text_bytes += outcome.text_bytes.max(outcome.input_bytes);
+        let entry = SourceEntry {
+            id: file.id.clone(),
+            source,
+            size: file.size,
+            version: file.version.clone(),
+            ranges: file.range.into_iter().collect(),
+            records: outcome.records,
+            bad_lines: outcome.bad_lines,
+            error: outcome.content_error,
+            parts: written_apart
+                .iter()
+                .map(|f| f.dest.display().to_string())
+                .collect(),
+        };
+        segment.sources.push((entry, !written_apart.is_empty()));
+        segment.extra.extend(written_apart);
+        if segment.text_bytes >= shared.opts.commit_every {
+            let next = Segment::new(shared, &segment_name())?;
+            std::mem::replace(&mut segment, next).commit(shared, &mut result.summary)?;
         }
-        Ok(()) => {
-            writer.abort();
-            Ok(WorkerResult::default())
+    }
+    if shared.abort.load(Ordering::Relaxed) {
+        segment.abort();
+        return Ok(WorkerResult::default());
+    }
+    if segment.sources.is_empty() {
+        segment.abort();
+    } else {
+        segment.commit(shared, &mut result.summary)?;
+    }
+    Ok(result)
+}
+
+/// One input's records and bad lines, held until it has been read to its end.
+struct Stage<'a> {
+    shared: &'a Shared<'a>,
+    name: String,
+    batches: Vec<(HourBucket, RecordBatch)>,
+    bad: Vec<(Arc<str>, u64, String, Vec<u8>)>,
+    bytes: usize,
+    apart: Option<(DatasetWriter, QuarantineWriter)>,
+}
+
+impl<'a> Stage<'a> {
+    fn new(shared: &'a Shared<'a>, name: String) -> Self {
+        Self {
+            shared,
+            name,
+            batches: Vec::new(),
+            bad: Vec::new(),
+            bytes: 0,
+            apart: None,
         }
-        Err(e) => {
-            writer.abort();
-            Err(e)
+    }
+
+    fn batch(&mut self, bucket: HourBucket, batch: RecordBatch) -> Result<(), IngestError> {
+        if let Some((w, _)) = self.apart.as_mut() {
+            return Ok(w.write(bucket, &batch)?);
+        }
+        self.bytes += batch.get_array_memory_size();
+        self.batches.push((bucket, batch));
+        self.spill_if_large()
+    }
+
+    fn bad_line(
+        &mut self,
+        source: &Arc<str>,
+        line: u64,
+        error: String,
+        text: &[u8],
+    ) -> Result<(), IngestError> {
+        if let Some((_, q)) = self.apart.as_mut() {
+            return Ok(q.push(source, line, &error, text)?);
+        }
+        let text = text[..text.len().min(4096)].to_vec();
+        self.bytes += text.len() + error.len() + 64;
+        self.bad.push((source.clone(), line, error, text));
+        self.spill_if_large()
+    }
+
+    /// Past the limit, the input's records go to files of its own.
+    fn spill_if_large(&mut self) -> Result<(), IngestError> {
+        if self.bytes < self.shared.opts.stage_bytes {
+            return Ok(());
+        }
+        let root = self.shared.dataset.root();
+        let mut w = DatasetWriter::new(root, self.shared.run_id, self.name.clone())?;
+        let mut q = QuarantineWriter::new(root, self.shared.run_id, &self.name);
+        for (bucket, b) in self.batches.drain(..) {
+            w.write(bucket, &b)?;
+        }
+        for (source, line, error, text) in self.bad.drain(..) {
+            q.push(&source, line, &error, &text)?;
+        }
+        self.apart = Some((w, q));
+        self.bytes = 0;
+        Ok(())
+    }
+
+    /// Hands the records to the segment; returns the input's own files when it has them.
+    fn finish_into(self, segment: &mut Segment) -> Result<Vec<PendingFile>, IngestError> {
+        if let Some((w, q)) = self.apart {
+            let mut files = w.finish()?;
+            if let Some(q) = q.finish()? {
+                files.push(q);
+            }
+            return Ok(files);
+        }
+        for (bucket, b) in self.batches {
+            segment.writer.write(bucket, &b)?;
+        }
+        for (source, line, error, text) in self.bad {
+            segment.quarantine.push(&source, line, &error, &text)?;
+        }
+        Ok(Vec::new())
+    }
+
+    fn abort(self) {
+        if let Some((w, q)) = self.apart {
+            w.abort();
+            q.abort();
         }
     }
 }
 
-/// Counts the bytes read from the file as stored, for progress and the summary.
+/// What reading one input gave.
+#[derive(Default)]
+struct Outcome {
+    records: u64,
+    bad_lines: u64,
+    text_bytes: u64,
+    input_bytes: u64,
+    /// The source failed (could not be opened, or the connection broke): nothing lands.
+    transient: Option<String>,
+    /// The content stops being readable: the records before the fault land.
+    content_error: Option<String>,
+}
+
+/// Counts the bytes read from the input as stored, and tells the source's own failures (a
+/// broken connection) from faults in the data.
 struct Counting<'a, R> {
     inner: R,
     progress: &'a Progress,
     count: u64,
+    failed: Option<String>,
 }
 
 impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    self.failed = Some(e.to_string());
+                }
+                return Err(e);
+            }
+        };
         self.count += n as u64;
         self.progress
             .bytes_read
@@ -312,10 +568,9 @@ impl<R: Read> Read for Counting<'_, R> {
 fn read_file(
     shared: &Shared<'_>,
     file: &InputFile,
-    writer: &mut DatasetWriter,
-    quarantine: &mut QuarantineWriter,
+    stage: &mut Stage<'_>,
     result: &mut WorkerResult,
-) -> Result<(), IngestError> {
+) -> Result<Outcome, IngestError> {
     let source: Arc<str> = file.path.display().to_string().into();
     let flow_log_id = file
         .path
@@ -324,26 +579,22 @@ fn read_file(
         .and_then(flow_log_id_from_name)
         .map(Arc::from);
     result.summary.files += 1;
-    let fail = |result: &mut WorkerResult, error: String| {
-        result.summary.failed_files.push(FileFailure {
-            source: source.to_string(),
-            error,
-        });
-    };
+    let strict = shared.opts.strict;
+    let strict_err = |msg: &str| IngestError::Strict(format!("{source}: {msg}"));
+    let mut outcome = Outcome::default();
     let f = match (shared.open)(file) {
         Ok(f) => f,
+        Err(e) if strict => return Err(strict_err(&e.to_string())),
         Err(e) => {
-            if shared.opts.strict {
-                return Err(IngestError::Strict(format!("{source}: {e}")));
-            }
-            fail(result, e.to_string());
-            return Ok(());
+            outcome.transient = Some(e.to_string());
+            return Ok(outcome);
         }
     };
     let mut counting = Counting {
         inner: f,
         progress: shared.progress,
         count: 0,
+        failed: None,
     };
     let mut buffered = BufReader::with_capacity(256 * 1024, &mut counting);
     let head = buffered.fill_buf().map(|b| b.to_vec()).unwrap_or_default();
@@ -352,18 +603,34 @@ fn read_file(
         let mut data = Vec::with_capacity(file.size as usize);
         let read = buffered.read_to_end(&mut data).map(|_| data);
         drop(buffered);
-        result.summary.input_bytes += counting.count;
-        return read_parquet(shared, &source, flow_log_id, read, writer, result);
+        outcome.input_bytes = counting.count;
+        if let Some(e) = counting.failed {
+            if strict {
+                return Err(strict_err(&e));
+            }
+            outcome.transient = Some(e);
+            return Ok(outcome);
+        }
+        read_parquet(
+            shared,
+            &source,
+            flow_log_id,
+            read,
+            stage,
+            result,
+            &mut outcome,
+        )?;
+        return Ok(outcome);
     }
     let is_gzip = head.starts_with(&[0x1f, 0x8b]);
     let named_gz = source.ends_with(".gz");
     if named_gz && !is_gzip && !head.is_empty() {
-        let msg = "not gzip data, though the name ends in .gz".to_string();
-        if shared.opts.strict {
-            return Err(IngestError::Strict(format!("{source}: {msg}")));
+        let msg = "not gzip data, though the name ends in .gz";
+        if strict {
+            return Err(strict_err(msg));
         }
-        fail(result, msg);
-        return Ok(());
+        outcome.content_error = Some(msg.to_string());
+        return Ok(outcome);
     }
     let mut reader: Box<dyn Read + '_> = if is_gzip {
         Box::new(MultiGzDecoder::new(buffered))
@@ -372,18 +639,14 @@ fn read_file(
     };
     let mut decoder = shared.decoder.build_decoder(source.clone(), flow_log_id);
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
-    let mut text_bytes = 0u64;
     let sink_error: RefCell<Option<IngestError>> = RefCell::new(None);
-    let strict = shared.opts.strict;
     let samples = &mut result.summary.bad_line_samples;
     let mut emit = |e: DecodeEvent<'_>| {
         if sink_error.borrow().is_some() {
             return;
         }
         let r = match e {
-            DecodeEvent::Batch(bucket, batch) => {
-                writer.write(bucket, &batch).map_err(IngestError::Dataset)
-            }
+            DecodeEvent::Batch(bucket, batch) => stage.batch(bucket, batch),
             DecodeEvent::BadLine { line, error, text } => {
                 if strict {
                     Err(IngestError::Strict(format!("{source}:{line}: {error}")))
@@ -392,9 +655,7 @@ fn read_file(
                     if samples.len() < MAX_SAMPLES {
                         samples.push(format!("{source}:{line}: {error}"));
                     }
-                    quarantine
-                        .push(&source, line, &error, text)
-                        .map_err(IngestError::Dataset)
+                    stage.bad_line(&source, line, error, text)
                 }
             }
         };
@@ -402,7 +663,7 @@ fn read_file(
             *sink_error.borrow_mut() = Some(e);
         }
     };
-    let mut read_error: Option<String> = None;
+    let mut read_error: Option<std::io::Error> = None;
     let mut skipping_long_line = false;
     loop {
         let start = buf.len();
@@ -415,12 +676,12 @@ fn read_file(
             }
             Err(e) => {
                 buf.truncate(start);
-                read_error = Some(describe_read_error(&e, is_gzip));
+                read_error = Some(e);
                 break;
             }
         };
         buf.truncate(start + n);
-        text_bytes += n as u64;
+        outcome.text_bytes += n as u64;
         if n == 0 {
             break;
         }
@@ -449,6 +710,16 @@ fn read_file(
             break;
         }
     }
+    drop(reader);
+    if let Some(e) = counting.failed.take() {
+        // The source broke off (network fault): nothing of this input lands.
+        if strict {
+            return Err(strict_err(&e));
+        }
+        outcome.transient = Some(format!("reading stopped: {e}"));
+        outcome.input_bytes = counting.count;
+        return Ok(outcome);
+    }
     if read_error.is_none() {
         decoder
             .decode(&buf, true, &mut emit)
@@ -466,11 +737,9 @@ fn read_file(
     if let Some(e) = sink_error.into_inner() {
         return Err(e);
     }
-    drop(reader);
-    result.summary.input_bytes += counting.count;
-    result.summary.text_bytes += text_bytes;
-    result.summary.records += decoder.records();
-    result.summary.bad_lines += decoder.bad_lines();
+    outcome.input_bytes = counting.count;
+    outcome.records = decoder.records();
+    outcome.bad_lines = decoder.bad_lines();
     shared
         .progress
         .records
@@ -479,11 +748,11 @@ fn read_file(
         .unknown
         .extend(decoder.unknown_fields().iter().cloned());
     if let Some(e) = read_error {
-        let msg = format!("{e} after line {}", decoder.lines());
+        let msg = describe_read_error(&e, is_gzip);
         if strict {
-            return Err(IngestError::Strict(format!("{source}: {msg}")));
+            return Err(strict_err(&format!("{msg} after line {}", decoder.lines())));
         }
-        fail(result, msg);
+        outcome.content_error = Some(format!("{msg} after line {}", decoder.lines()));
     } else if decoder.lines() == 0 {
         result
             .summary
@@ -495,18 +764,19 @@ fn read_file(
             .warnings
             .push(format!("{source}: no records (header only)"));
     }
-    Ok(())
+    Ok(outcome)
 }
 
-/// Writes a Parquet flow-log file (AWS's Parquet delivery), read whole, in the canonical
+/// Reads a Parquet flow-log file (AWS's Parquet delivery), read whole, in the canonical
 /// schema.
 fn read_parquet(
     shared: &Shared<'_>,
     source: &Arc<str>,
     flow_log_id: Option<Arc<str>>,
     data: std::io::Result<Vec<u8>>,
-    writer: &mut DatasetWriter,
+    stage: &mut Stage<'_>,
     result: &mut WorkerResult,
+    outcome: &mut Outcome,
 ) -> Result<(), IngestError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let batches = data.map_err(|e| e.to_string()).and_then(|data| {
@@ -516,14 +786,11 @@ fn read_parquet(
     });
     let reader = match batches {
         Ok(r) => r,
+        Err(e) if shared.opts.strict => {
+            return Err(IngestError::Strict(format!("{source}: {e}")));
+        }
         Err(e) => {
-            if shared.opts.strict {
-                return Err(IngestError::Strict(format!("{source}: {e}")));
-            }
-            result.summary.failed_files.push(FileFailure {
-                source: source.to_string(),
-                error: e,
-            });
+            outcome.content_error = Some(e);
             return Ok(());
         }
     };
@@ -532,10 +799,10 @@ fn read_parquet(
         let batch = match batch {
             Ok(b) => b,
             Err(e) => {
-                result.summary.failed_files.push(FileFailure {
-                    source: source.to_string(),
-                    error: format!("Parquet data unreadable after row {} ({e})", line - 1),
-                });
+                outcome.content_error = Some(format!(
+                    "Parquet data unreadable after row {} ({e})",
+                    line - 1
+                ));
                 break;
             }
         };
@@ -550,10 +817,10 @@ fn read_parquet(
         )
         .map_err(|e| IngestError::Arrow(format!("{source}: {e}")))?;
         for (bucket, b) in parts {
-            writer.write(bucket, &b).map_err(IngestError::Dataset)?;
+            stage.batch(bucket, b)?;
         }
         line += batch.num_rows() as u64;
-        result.summary.records += batch.num_rows() as u64;
+        outcome.records += batch.num_rows() as u64;
         shared
             .progress
             .records

@@ -5,7 +5,8 @@
 //!   CloudWatch Logs streams, one event per record.
 //! - [`ingest::ingest_inputs`] reads inputs in parallel (plain or multi-member gzip text, or
 //!   AWS's Parquet), decodes them with [`vpcflow_arrow::FlowDecoder`] and commits
-//!   hour-partitioned Parquet files.
+//!   hour-partitioned Parquet files; [`manifest::Dataset`] records what the dataset holds, so
+//!   that each run reads only what is new and every record lands exactly once.
 #![deny(missing_docs)]
 
 pub mod aws;
@@ -13,6 +14,7 @@ pub mod cloudwatch;
 pub mod ec2;
 pub mod ingest;
 pub mod local;
+pub mod manifest;
 pub mod s3;
 
 pub use ingest::{IngestOptions, IngestSummary, Progress, ingest_files};
@@ -37,6 +39,9 @@ pub enum IngestError {
         /// What went wrong.
         message: String,
     },
+    /// The dataset's manifest or lock.
+    #[error("{0}")]
+    Manifest(#[from] manifest::ManifestError),
     /// Writing the dataset failed.
     #[error("writing the dataset: {0}")]
     Dataset(#[from] vpcflow_arrow::dataset::DatasetError),

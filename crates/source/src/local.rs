@@ -3,13 +3,43 @@
 use crate::IngestError;
 use std::path::{Path, PathBuf};
 
-/// One input file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One input: a local file, an S3 object or a CloudWatch Logs stream.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InputFile {
-    /// Its path.
+    /// Its path or URI, as shown and stored in the `source` column.
     pub path: PathBuf,
-    /// Its size on disk.
+    /// Its size as stored (0 where unknown).
     pub size: u64,
+    /// What identifies it in the manifest: the absolute path of a local file, the URI of an
+    /// object or stream.
+    pub id: String,
+    /// What changes when its content does: an S3 object's ETag, a local file's modification
+    /// time (nanoseconds since the epoch).
+    pub version: Option<String>,
+    /// CloudWatch Logs: the event time range `[from, to)` to read, in Unix seconds.
+    pub range: Option<(i64, i64)>,
+}
+
+impl InputFile {
+    /// A local file, with `meta` its metadata.
+    pub fn local(path: PathBuf, meta: &std::fs::Metadata) -> Self {
+        let id = std::path::absolute(&path)
+            .unwrap_or_else(|_| path.clone())
+            .display()
+            .to_string();
+        let version = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos().to_string());
+        Self {
+            size: meta.len(),
+            id,
+            version,
+            path,
+            range: None,
+        }
+    }
 }
 
 /// Files whose name marks them as not flow-log text.
@@ -31,10 +61,7 @@ pub fn discover(sources: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
             message: e.to_string(),
         })?;
         if meta.is_file() {
-            out.push(InputFile {
-                path: src.clone(),
-                size: meta.len(),
-            });
+            out.push(InputFile::local(src.clone(), &meta));
             continue;
         }
         for entry in walkdir::WalkDir::new(src).sort_by_file_name() {
@@ -46,11 +73,11 @@ pub fn discover(sources: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
                 message: e.to_string(),
             })?;
             if entry.file_type().is_file() && !is_skipped(entry.path()) {
-                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                out.push(InputFile {
-                    path: entry.into_path(),
-                    size,
-                });
+                let meta = entry.metadata().map_err(|e| IngestError::Source {
+                    source_name: entry.path().display().to_string(),
+                    message: e.to_string(),
+                })?;
+                out.push(InputFile::local(entry.into_path(), &meta));
             }
         }
     }

@@ -93,9 +93,13 @@ impl S3Source {
                     if !is_flow_log_text(key) || !name_in_range(key, from, to) {
                         continue;
                     }
+                    let uri = format!("s3://{}/{key}", loc.bucket);
                     out.push(InputFile {
-                        path: PathBuf::from(format!("s3://{}/{key}", loc.bucket)),
+                        path: PathBuf::from(&uri),
                         size: obj.size().unwrap_or(0).max(0) as u64,
+                        id: uri,
+                        version: obj.e_tag().map(str::to_string),
+                        range: None,
                     });
                 }
             }

@@ -1,15 +1,9 @@
+use super::job::{self, JobSpec};
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
-use vpcflow_format::Layout;
-use vpcflow_source::cloudwatch::{self, CloudWatchSource};
-use vpcflow_source::ec2::Ec2;
-use vpcflow_source::s3::{S3Location, S3Source};
-use vpcflow_source::{IngestOptions, IngestSummary, Progress};
+use vpcflow_source::IngestSummary;
 
 /// Read flow-log files into the dataset.
 #[derive(Debug, clap::Args)]
@@ -51,175 +45,72 @@ pub struct Args {
     /// CloudWatch Logs: only log streams whose names start with P.
     #[arg(long, value_name = "P")]
     log_stream_prefix: Option<String>,
+    /// Read sources the dataset already holds again, replacing their records (S3 objects
+    /// and local files; new and changed sources are always read).
+    #[arg(long)]
+    reprocess: bool,
+    /// Commit every N bytes of text read per worker (default 1 GiB): an interrupted run
+    /// loses at most this much work.
+    #[arg(long, value_name = "BYTES")]
+    commit_every: Option<u64>,
+    /// Keep REPORT as an hourly rollup table under DIR/_rollups/REPORT (repeatable), updated
+    /// for the hours this run touches.
+    #[arg(long, value_name = "REPORT")]
+    rollup: Vec<String>,
+    /// Inventory directory for rollups that need one (see `vpcflow report --help`).
+    #[arg(long, value_name = "DIR")]
+    inventory: Option<PathBuf>,
+    /// TOML price table for the cross-az-cost rollup.
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let layout = match &args.format {
-        Some(f) => Layout::parse_format(f).context("--format")?,
-        None => Layout::default_v2(),
-    };
-    let mut opts = IngestOptions {
-        layout,
-        strict: args.strict,
-        ..IngestOptions::default()
-    };
-    if let Some(n) = args.threads {
-        anyhow::ensure!(n > 0, "--threads must be at least 1");
-        opts.threads = n;
-    }
     let parse = |t: &Option<String>, end: bool, flag: &str| {
         t.as_deref()
             .map(|t| vpcflow_report::reports::parse_time(t, end))
             .transpose()
             .with_context(|| flag.to_string())
     };
-    let (from, to) = (
-        parse(&args.from, false, "--from")?,
-        parse(&args.to, true, "--to")?,
-    );
-    let is_s3 = |s: &&String| s.starts_with("s3://");
-    let is_cw = |s: &&String| s.starts_with("cloudwatch://");
-    let s3_uris: Vec<&String> = args.sources.iter().filter(is_s3).collect();
-    let cw_uris: Vec<&String> = args.sources.iter().filter(is_cw).collect();
-    let local: Vec<PathBuf> = args
-        .sources
-        .iter()
-        .filter(|s| !is_s3(s) && !is_cw(s))
-        .map(PathBuf::from)
-        .collect();
-    let mut files = vpcflow_source::local::discover(&local)?;
-    let aws = if s3_uris.is_empty() && cw_uris.is_empty() {
-        None
-    } else {
-        anyhow::ensure!(args.max_in_flight > 0, "--max-in-flight must be at least 1");
-        opts.threads = opts.threads.max(args.max_in_flight);
-        Some(args.aws.load()?)
+    let spec = JobSpec {
+        from: parse(&args.from, false, "--from")?,
+        to: parse(&args.to, true, "--to")?,
+        sources: args.sources,
+        out: args.out.clone(),
+        format: args.format,
+        strict: args.strict,
+        threads: args.threads,
+        aws: args.aws,
+        max_in_flight: args.max_in_flight,
+        log_stream_prefix: args.log_stream_prefix,
+        reprocess: args.reprocess,
+        commit_every: args.commit_every,
+        rollups: args.rollup,
+        inventory: args.inventory,
+        prices: args.prices,
+        progress: true,
     };
-    let s3 = match &aws {
-        Some(aws) if !s3_uris.is_empty() => {
-            let s3 = S3Source::new(aws);
-            for uri in s3_uris {
-                let loc = S3Location::parse(uri)
-                    .with_context(|| format!("{uri}: expected s3://BUCKET[/PREFIX]"))?;
-                files.extend(s3.list(&loc, from, to)?);
-            }
-            Some(s3)
-        }
-        _ => None,
-    };
-    let cw = match &aws {
-        Some(aws) if !cw_uris.is_empty() => {
-            let (Some(from), Some(to)) = (from, to) else {
-                anyhow::bail!("cloudwatch:// sources need --from and --to");
-            };
-            anyhow::ensure!(from < to, "--from must be before --to");
-            if args.format.is_none() {
-                // The flow log's own LogFormat, else AWS's default format.
-                let ec2 = Ec2::new(aws);
-                let mut found: Option<String> = None;
-                for uri in &cw_uris {
-                    let Some(group) = cloudwatch::parse_uri(uri) else {
-                        continue;
-                    };
-                    match ec2.flow_log_format(group) {
-                        Ok(Some(f)) => {
-                            if found.as_ref().is_some_and(|x| *x != f) {
-                                anyhow::bail!(
-                                    "the log groups' flow logs have different formats; give one with --format"
-                                );
-                            }
-                            found = Some(f);
-                        }
-                        Ok(None) => {}
-                        Err(e) => eprintln!(
-                            "warning: {e}; reading with AWS's default format (give --format to choose)"
-                        ),
-                    }
-                }
-                if let Some(f) = found {
-                    opts.layout = Layout::parse_format(&f)
-                        .with_context(|| format!("the flow log's LogFormat {f:?}"))?;
-                }
-            }
-            // Events carry no interface-id unless the format has it: the ENI then comes from
-            // the log stream's name, appended to each event as a last field.
-            let has_eni = vpcflow_format::field_index("interface-id")
-                .and_then(|i| opts.layout.position(i))
-                .is_some();
-            if !has_eni {
-                opts.layout = Layout::parse_format(&format!(
-                    "{} ${{interface-id}}",
-                    opts.layout.to_format_string()
-                ))?;
-            }
-            let cw = CloudWatchSource::new(aws, from, to, !has_eni);
-            for uri in cw_uris {
-                let group = cloudwatch::parse_uri(uri)
-                    .with_context(|| format!("{uri}: expected cloudwatch://LOG_GROUP"))?;
-                files.extend(cw.list(group, args.log_stream_prefix.as_deref())?);
-            }
-            Some(cw)
-        }
-        _ => None,
-    };
-    let open =
-        |f: &vpcflow_source::local::InputFile| -> std::io::Result<Box<dyn std::io::Read + Send>> {
-            match f.path.to_str() {
-                Some(uri) if uri.starts_with("s3://") => match &s3 {
-                    Some(s3) => s3.open(uri),
-                    None => Err(std::io::Error::other("no S3 client")),
-                },
-                Some(uri) if uri.starts_with("cloudwatch://") => match &cw {
-                    Some(cw) => cw.open(uri),
-                    None => Err(std::io::Error::other("no CloudWatch Logs client")),
-                },
-                _ => vpcflow_source::ingest::open_local(f),
-            }
-        };
-    let progress = Progress::default();
-    let done = std::sync::atomic::AtomicBool::new(false);
-    let summary = std::thread::scope(|s| {
-        let bar = s.spawn(|| show_progress(&progress, &done));
-        let r = vpcflow_source::ingest::ingest_inputs(&files, &args.out, &opts, &progress, &open);
-        done.store(true, Ordering::Relaxed);
-        let _ = bar.join();
-        r
-    })?;
+    let result = job::execute(&spec);
     let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string(&summary)?)?;
-    } else {
-        print_summary(&mut out, &summary, &args.out)?;
+    match result {
+        Ok(summary) => {
+            if args.json {
+                let line = job::summary_json(Some(&summary), None, &args.out);
+                writeln!(out, "{line}")?;
+            } else {
+                print_summary(&mut out, &summary, &args.out)?;
+            }
+            Ok(job::exit_code(Some(&summary), None))
+        }
+        Err(e) => {
+            if args.json {
+                let line = job::summary_json(None, Some(&e), &args.out);
+                writeln!(out, "{line}")?;
+            }
+            eprintln!("vpcflow: {}", super::describe(&e.error));
+            Ok(job::exit_code(None, Some(&e)))
+        }
     }
-    Ok(if summary.is_clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
-}
-
-fn show_progress(progress: &Progress, done: &std::sync::atomic::AtomicBool) {
-    if !std::io::stderr().is_terminal() {
-        return;
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    while !done.load(Ordering::Relaxed) {
-        bar.set_length(progress.total_bytes.load(Ordering::Relaxed));
-        bar.set_position(progress.bytes_read.load(Ordering::Relaxed));
-        bar.set_message(format!(
-            "{} records, {} files",
-            progress.records.load(Ordering::Relaxed),
-            progress.files_done.load(Ordering::Relaxed)
-        ));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bar.finish_and_clear();
 }
 
 fn print_summary(
@@ -235,9 +126,11 @@ fn print_summary(
     writeln!(out, "ingested into {}", dir.display())?;
     writeln!(
         out,
-        "  files:          {} ({} failed)",
+        "  files:          {} ({} failed, {} already held and skipped, {} replaced)",
         s.files,
-        s.failed_files.len()
+        s.failed_files.len(),
+        s.skipped,
+        s.replaced
     )?;
     writeln!(out, "  records:        {}", s.records)?;
     writeln!(out, "  bad lines:      {}", s.bad_lines)?;
@@ -255,7 +148,14 @@ fn print_summary(
         "  input bytes:    {} ({} as text)",
         s.input_bytes, s.text_bytes
     )?;
-    writeln!(out, "  parquet files:  {}", s.output_files)?;
+    writeln!(
+        out,
+        "  parquet files:  {} in {} commits",
+        s.output_files, s.commits
+    )?;
+    if s.rollup_hours > 0 {
+        writeln!(out, "  rollups:        {} hours updated", s.rollup_hours)?;
+    }
     writeln!(
         out,
         "  seconds:        {:.3} ({:.0} records/s)",
@@ -275,7 +175,7 @@ fn print_summary(
         )?;
     }
     for q in &s.quarantine_files {
-        writeln!(out, "bad lines quarantined in {}", q.display())?;
+        writeln!(out, "bad lines quarantined in {}", dir.join(q).display())?;
     }
     for w in &s.warnings {
         writeln!(out, "warning: {w}")?;

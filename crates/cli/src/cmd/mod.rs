@@ -3,8 +3,10 @@
 mod generate;
 mod ingest;
 mod inventory;
+mod job;
 mod query;
 mod report;
+mod run;
 mod schema;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -16,12 +18,48 @@ use std::process::ExitCode;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+/// Logging: on stderr, through `tracing`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LogArgs {
+    /// Log level: error, warn, info, debug or trace (default: warn, and info for `run`;
+    /// VPCFLOW_LOG takes tracing's filter syntax).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    log_format: Option<String>,
+}
+
+/// Sends `tracing` events to stderr, as text or JSON lines.
+pub fn init_logging(level: Option<&str>, format: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("VPCFLOW_LOG") {
+        Ok(f) if !f.is_empty() => EnvFilter::new(f),
+        _ => EnvFilter::new(level.unwrap_or("warn")),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    let _ = if format == Some("json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Read flow-log files (plain or gzip; directories walked recursively) into the dataset.
     Ingest(ingest::Args),
+    /// Run an ingest job described in a TOML file (for schedulers: incremental, one JSON
+    /// summary line, rollups).
+    Run(run::Args),
     /// Fetch the subnet and ENI inventory through the EC2 API.
     Inventory(inventory::Args),
     /// Run SQL over the dataset (the table `flows`).
@@ -57,18 +95,18 @@ impl From<Output> for vpcflow_report::OutputFormat {
 }
 
 /// Where and as whom to reach AWS.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct AwsArgs {
     /// AWS region (default: the standard chain, e.g. AWS_REGION or the profile's).
     #[arg(long, value_name = "REGION")]
-    region: Option<String>,
+    pub region: Option<String>,
     /// Named AWS profile.
     #[arg(long, value_name = "NAME")]
-    profile: Option<String>,
+    pub profile: Option<String>,
     /// Endpoint of an AWS-compatible service (default: AWS_ENDPOINT_URL, else AWS); S3 then
     /// uses path-style addressing.
     #[arg(long, value_name = "URL")]
-    endpoint_url: Option<String>,
+    pub endpoint_url: Option<String>,
 }
 
 impl AwsArgs {
@@ -86,7 +124,17 @@ impl AwsArgs {
 
 /// Runs the command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(f) = cli.log.log_format.as_deref() {
+        anyhow::ensure!(
+            f == "text" || f == "json",
+            "--log-format {f:?}: expected text or json"
+        );
+    }
+    if !matches!(cli.command, Command::Run(_)) {
+        init_logging(cli.log.log_level.as_deref(), cli.log.log_format.as_deref());
+    }
     match cli.command {
+        Command::Run(a) => run::run(a, &cli.log),
         Command::Ingest(a) => ingest::run(a),
         Command::Inventory(a) => inventory::run(a),
         Command::Query(a) => query::run(a),
@@ -94,6 +142,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema(a) => schema::run(a),
         Command::Generate(a) => generate::run(a),
     }
+}
+
+/// An error and its causes, each cause once: error types that already name their cause in
+/// their message are not followed by it again.
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let msg = cause.to_string();
+        if text.is_empty() {
+            text = msg;
+        } else if !text.contains(&msg) {
+            text.push_str(": ");
+            text.push_str(&msg);
+        }
+    }
+    text
 }
 
 /// A tokio runtime for the commands that need one.

@@ -281,3 +281,19 @@ pub fn report(data: &Path, name: &str, extra: &[&str]) -> Vec<serde_json::Value>
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// Every file below `dir`, recursively (none when it does not exist).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

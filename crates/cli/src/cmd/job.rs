@@ -1,0 +1,378 @@
+//! One ingest job, as `vpcflow ingest` flags or a `vpcflow run` config describe it: check
+//! everything, take the dataset's lock, list the sources, read what is new, bring the rollups
+//! up to date, merge the manifest.
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use vpcflow_format::Layout;
+use vpcflow_report::reports::{self, Report};
+use vpcflow_source::cloudwatch::{self, CloudWatchSource};
+use vpcflow_source::ec2::Ec2;
+use vpcflow_source::local::InputFile;
+use vpcflow_source::manifest::Dataset;
+use vpcflow_source::s3::{S3Location, S3Source};
+use vpcflow_source::{IngestOptions, IngestSummary, Progress};
+
+/// Everything one run needs.
+#[derive(Debug, Clone, Default)]
+pub struct JobSpec {
+    /// Local paths, `s3://BUCKET/PREFIX`, `cloudwatch://GROUP`.
+    pub sources: Vec<String>,
+    /// The dataset directory.
+    pub out: PathBuf,
+    /// Record layout of inputs without a header line.
+    pub format: Option<String>,
+    pub strict: bool,
+    pub threads: Option<usize>,
+    /// Time range `[from, to)`, Unix seconds.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub aws: super::AwsArgs,
+    pub max_in_flight: usize,
+    pub log_stream_prefix: Option<String>,
+    /// Read held sources again, replacing their records.
+    pub reprocess: bool,
+    /// Text bytes a worker reads between commits.
+    pub commit_every: Option<u64>,
+    /// Reports kept as hourly rollups.
+    pub rollups: Vec<String>,
+    pub inventory: Option<PathBuf>,
+    pub prices: Option<PathBuf>,
+    /// Draw a progress bar on a terminal.
+    pub progress: bool,
+}
+
+/// An error that stopped a job, and whether it was the lock.
+#[derive(Debug)]
+pub struct JobError {
+    pub error: anyhow::Error,
+    pub locked: bool,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for JobError {
+    fn from(e: E) -> Self {
+        let error: anyhow::Error = e.into();
+        let locked = error.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<vpcflow_source::manifest::ManifestError>(),
+                Some(vpcflow_source::manifest::ManifestError::Locked { .. })
+            ) || matches!(
+                c.downcast_ref::<vpcflow_source::IngestError>(),
+                Some(vpcflow_source::IngestError::Manifest(
+                    vpcflow_source::manifest::ManifestError::Locked { .. }
+                ))
+            )
+        });
+        Self { error, locked }
+    }
+}
+
+/// Checks what can be checked before any work: layout, rollup names, inventory, prices,
+/// local sources, threads.
+pub fn validate(spec: &JobSpec) -> anyhow::Result<(IngestOptions, Vec<&'static Report>)> {
+    let layout = match &spec.format {
+        Some(f) => Layout::parse_format(f)
+            .context("the record format (--format, or format in a job config)")?,
+        None => Layout::default_v2(),
+    };
+    let mut opts = IngestOptions {
+        layout,
+        strict: spec.strict,
+        ..IngestOptions::default()
+    };
+    if let Some(n) = spec.threads {
+        anyhow::ensure!(n > 0, "threads must be at least 1");
+        opts.threads = n;
+    }
+    if let Some(n) = spec.commit_every {
+        anyhow::ensure!(n > 0, "commit-every must be at least 1 byte");
+        opts.commit_every = n;
+    }
+    anyhow::ensure!(!spec.sources.is_empty(), "no sources to read");
+    if let (Some(f), Some(t)) = (spec.from, spec.to) {
+        anyhow::ensure!(f < t, "the time range is empty: from must be before to");
+    }
+    let mut rollups = Vec::new();
+    for name in &spec.rollups {
+        let r = reports::find(name).with_context(|| format!("rollup {name:?}"))?;
+        anyhow::ensure!(
+            !r.needs_inventory || spec.inventory.is_some(),
+            "rollup {name} needs an inventory (describe-network-interfaces.json lists the ENIs it checks)"
+        );
+        if !rollups.iter().any(|x: &&Report| x.name == r.name) {
+            rollups.push(r);
+        }
+    }
+    if let Some(dir) = &spec.inventory {
+        vpcflow_report::Inventory::load(dir)?;
+    }
+    vpcflow_report::PriceTable::load(spec.prices.as_deref())?;
+    let is_cw = spec.sources.iter().any(|s| s.starts_with("cloudwatch://"));
+    if is_cw {
+        anyhow::ensure!(
+            spec.from.is_some() && spec.to.is_some(),
+            "cloudwatch:// sources need --from and --to (or a [window] in a job config)"
+        );
+        anyhow::ensure!(
+            !spec.reprocess,
+            "reprocess does not apply to cloudwatch:// sources: the time ranges already read are kept"
+        );
+    }
+    if is_cw || spec.sources.iter().any(|s| s.starts_with("s3://")) {
+        anyhow::ensure!(spec.max_in_flight > 0, "max-in-flight must be at least 1");
+        opts.threads = opts.threads.max(spec.max_in_flight);
+    }
+    Ok((opts, rollups))
+}
+
+/// Runs the job; the summary says what it did.
+pub fn execute(spec: &JobSpec) -> Result<IngestSummary, JobError> {
+    let started = Instant::now();
+    let (mut opts, rollups) = validate(spec)?;
+    let is_s3 = |s: &&String| s.starts_with("s3://");
+    let is_cw = |s: &&String| s.starts_with("cloudwatch://");
+    let local: Vec<PathBuf> = spec
+        .sources
+        .iter()
+        .filter(|s| !is_s3(s) && !is_cw(s))
+        .map(PathBuf::from)
+        .collect();
+    let mut files = vpcflow_source::local::discover(&local)?;
+    let s3_uris: Vec<&String> = spec.sources.iter().filter(is_s3).collect();
+    let cw_uris: Vec<&String> = spec.sources.iter().filter(is_cw).collect();
+    for uri in &s3_uris {
+        S3Location::parse(uri).with_context(|| format!("{uri}: expected s3://BUCKET[/PREFIX]"))?;
+    }
+    for uri in &cw_uris {
+        cloudwatch::parse_uri(uri)
+            .with_context(|| format!("{uri}: expected cloudwatch://LOG_GROUP"))?;
+    }
+
+    // The output next: a dataset that cannot be written, or that another run holds, stops
+    // the job before any source is listed.
+    let run_id = vpcflow_source::ingest::new_run_id();
+    let dataset = Dataset::open(&spec.out, &run_id)
+        .with_context(|| format!("output {}", spec.out.display()))?;
+    tracing::info!(run = %run_id, dataset = %spec.out.display(), "dataset opened");
+
+    let aws = if s3_uris.is_empty() && cw_uris.is_empty() {
+        None
+    } else {
+        Some(spec.aws.load()?)
+    };
+    let s3 = match &aws {
+        Some(aws) if !s3_uris.is_empty() => {
+            let s3 = S3Source::new(aws);
+            for uri in &s3_uris {
+                let loc = S3Location::parse(uri).context("s3 URI")?;
+                let listed = s3.list(&loc, spec.from, spec.to)?;
+                tracing::info!(source = %uri, objects = listed.len(), "listed");
+                files.extend(listed);
+            }
+            Some(s3)
+        }
+        _ => None,
+    };
+    let cw = match (&aws, spec.from, spec.to) {
+        (Some(aws), Some(from), Some(to)) if !cw_uris.is_empty() => {
+            if spec.format.is_none() {
+                opts.layout = cloudwatch_layout(aws, &cw_uris)?;
+            }
+            // Events carry no interface-id unless the format has it: the ENI then comes from
+            // the log stream's name, appended to each event as a last field.
+            let has_eni = vpcflow_format::field_index("interface-id")
+                .and_then(|i| opts.layout.position(i))
+                .is_some();
+            if !has_eni {
+                opts.layout = Layout::parse_format(&format!(
+                    "{} ${{interface-id}}",
+                    opts.layout.to_format_string()
+                ))?;
+            }
+            let cw = CloudWatchSource::new(aws, from, to, !has_eni);
+            for uri in &cw_uris {
+                let group = cloudwatch::parse_uri(uri).context("cloudwatch URI")?;
+                let listed = cw.list(group, spec.log_stream_prefix.as_deref())?;
+                tracing::info!(source = %uri, streams = listed.len(), "listed");
+                files.extend(listed);
+            }
+            Some(cw)
+        }
+        _ => None,
+    };
+
+    let plan = dataset.plan(files, spec.reprocess);
+    tracing::info!(
+        to_read = plan.read.len(),
+        skipped = plan.skipped,
+        to_replace = plan.replace.len(),
+        "planned"
+    );
+    for note in &plan.notes {
+        tracing::warn!("{note}");
+    }
+    let open = |f: &InputFile| -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        match f.path.to_str() {
+            Some(uri) if uri.starts_with("s3://") => match &s3 {
+                Some(s3) => s3.open(uri),
+                None => Err(std::io::Error::other("no S3 client")),
+            },
+            Some(uri) if uri.starts_with("cloudwatch://") => match &cw {
+                Some(cw) => cw.open(f),
+                None => Err(std::io::Error::other("no CloudWatch Logs client")),
+            },
+            _ => vpcflow_source::ingest::open_local(f),
+        }
+    };
+    let progress = Progress::default();
+    let done = AtomicBool::new(false);
+    let mut summary = std::thread::scope(|s| {
+        let bar = s.spawn(|| {
+            if spec.progress {
+                show_progress(&progress, &done)
+            }
+        });
+        let r = vpcflow_source::ingest::ingest_inputs(
+            &plan.read, &dataset, &run_id, &opts, &progress, &open,
+        );
+        done.store(true, Ordering::Relaxed);
+        let _ = bar.join();
+        r
+    })?;
+    summary.skipped = plan.skipped;
+    summary.replaced = plan.replace.len() as u64;
+    summary.warnings.extend(plan.notes);
+    tracing::info!(
+        records = summary.records,
+        files = summary.files,
+        commits = summary.commits,
+        "read"
+    );
+
+    let rollups_done = if rollups.is_empty() {
+        false
+    } else {
+        let hours = dataset.stale_hours();
+        let session = vpcflow_report::SessionOptions {
+            inventory: spec.inventory.clone(),
+            prices: spec.prices.clone(),
+            ..Default::default()
+        };
+        let tmp = spec.out.join("_tmp").join(&run_id);
+        let rt = super::runtime()?;
+        let written = rt.block_on(vpcflow_report::rollup::update(
+            &spec.out, &rollups, &hours, &session, &tmp,
+        ));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let written = written.context("updating the rollups")?;
+        tracing::info!(hours = hours.len(), files = written, "rollups updated");
+        summary.rollup_hours = hours.len() as u64;
+        true
+    };
+    dataset.merge(rollups_done)?;
+    vpcflow_arrow::dataset::remove_run_tmp(&spec.out, &run_id);
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// The flow logs' own LogFormat for the log groups, else AWS's default format.
+fn cloudwatch_layout(
+    aws: &vpcflow_source::aws::AwsContext,
+    uris: &[&String],
+) -> anyhow::Result<Layout> {
+    let ec2 = Ec2::new(aws);
+    let mut found: Option<String> = None;
+    for uri in uris {
+        let Some(group) = cloudwatch::parse_uri(uri) else {
+            continue;
+        };
+        match ec2.flow_log_format(group) {
+            Ok(Some(f)) => {
+                if found.as_ref().is_some_and(|x| *x != f) {
+                    anyhow::bail!(
+                        "the log groups' flow logs have different formats; give one with --format"
+                    );
+                }
+                found = Some(f);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!("{e}; reading with AWS's default format (give --format to choose)")
+            }
+        }
+    }
+    match found {
+        Some(f) => {
+            Layout::parse_format(&f).with_context(|| format!("the flow log's LogFormat {f:?}"))
+        }
+        None => Ok(Layout::default_v2()),
+    }
+}
+
+fn show_progress(progress: &Progress, done: &AtomicBool) {
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    while !done.load(Ordering::Relaxed) {
+        bar.set_length(progress.total_bytes.load(Ordering::Relaxed));
+        bar.set_position(progress.bytes_read.load(Ordering::Relaxed));
+        bar.set_message(format!(
+            "{} records, {} files",
+            progress.records.load(Ordering::Relaxed),
+            progress.files_done.load(Ordering::Relaxed)
+        ));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bar.finish_and_clear();
+}
+
+/// The summary as one JSON object: what a scheduler reads.
+pub fn summary_json(
+    summary: Option<&IngestSummary>,
+    error: Option<&JobError>,
+    out: &std::path::Path,
+) -> serde_json::Value {
+    let mut v = match summary {
+        Some(s) => serde_json::to_value(s).unwrap_or_default(),
+        None => serde_json::json!({}),
+    };
+    if let Some(obj) = v.as_object_mut() {
+        let status = match (summary, error) {
+            (_, Some(e)) if e.locked => "locked",
+            (_, Some(_)) => "error",
+            (Some(s), None) if s.is_clean() => "ok",
+            _ => "partial",
+        };
+        obj.insert("status".into(), status.into());
+        obj.insert("dataset".into(), out.display().to_string().into());
+        if let Some(e) = error {
+            obj.insert("error".into(), super::describe(&e.error).into());
+        }
+    }
+    v
+}
+
+/// 0: everything read; 2: some inputs failed or lines were quarantined (the rest landed);
+/// 3: another run holds the dataset; 1: the run stopped on an error.
+pub fn exit_code(
+    summary: Option<&IngestSummary>,
+    error: Option<&JobError>,
+) -> std::process::ExitCode {
+    match (summary, error) {
+        (_, Some(e)) if e.locked => std::process::ExitCode::from(3),
+        (_, Some(_)) => std::process::ExitCode::from(1),
+        (Some(s), None) if s.is_clean() => std::process::ExitCode::SUCCESS,
+        _ => std::process::ExitCode::from(2),
+    }
+}

@@ -1,0 +1,299 @@
+use super::job::{self, JobSpec};
+use anyhow::Context;
+use serde::Deserialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const CONFIG_KEYS: &str = "\
+Config keys (TOML; relative paths are relative to the config file; examples/job.toml shows each):
+  out = \"DIR\"                     the dataset directory (required)
+  [[source]]                      one per source (at least one), each with exactly one of:
+    path = \"DIR or FILE\"            local files (directories walked recursively)
+    s3 = \"s3://BUCKET/PREFIX\"       objects in AWS's flow-log key layouts
+    cloudwatch = \"LOG_GROUP\"        CloudWatch Logs (needs a window)
+  log_stream_prefix = \"eni-\"      CloudWatch Logs: only streams whose names start with this
+  [window]                        which records to look for (default: everything listed)
+    last_hours = 24                 the last N hours before now - delay_minutes
+    delay_minutes = 10              leave the most recent minutes for a later run (default 10)
+    from = \"2026-11-25T00:00:00Z\"   or a fixed range: RFC 3339 or a date
+    to = \"2026-11-26\"
+  format = \"${version} ...\"       layout of inputs without a header line (default: AWS's default)
+  strict = false                  stop at the first bad line or input, committing nothing
+  threads = 2                     worker threads (default: the number of cores)
+  max_in_flight = 4               S3 objects or log streams read at once
+  commit_every_mb = 1024          text read per worker between commits
+  inventory = \"DIR\"               describe-subnets.json and describe-network-interfaces.json
+  prices = \"FILE\"                 TOML price table laid over the built-in one
+  rollups = [\"interface-traffic\", \"rejected-flows\", \"cross-az-cost\"]
+                                  reports kept as hourly tables under out/_rollups/<report>/
+  [aws]
+    region = \"us-east-1\"          default: the standard chain (AWS_REGION, profile, ...)
+    profile = \"NAME\"
+    endpoint_url = \"http://...\"   an AWS-compatible endpoint
+  [log]
+    level = \"info\"                error, warn, info, debug or trace (default info)
+    format = \"json\"               text or json (default text), on stderr
+
+Output: one JSON line on stdout (status ok, partial, error or locked; files, skipped,
+replaced, records, bad_lines, input_bytes, text_bytes, seconds, failed_files, ...).
+Exit codes: 0 ok, 2 partial (inputs failed or lines quarantined; the rest landed),
+3 another run holds the dataset, 1 error (what was committed before it stays).";
+
+/// Run an ingest job described in a TOML file: for schedulers (cron, Kubernetes, AWS Batch).
+#[derive(Debug, clap::Args)]
+#[command(after_help = CONFIG_KEYS)]
+pub struct Args {
+    /// The job configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Read sources the dataset already holds again, replacing their records.
+    #[arg(long)]
+    reprocess: bool,
+    /// Check the configuration and print the job it describes, without running it.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    out: PathBuf,
+    #[serde(default, rename = "source")]
+    sources: Vec<SourceConfig>,
+    log_stream_prefix: Option<String>,
+    window: Option<Window>,
+    format: Option<String>,
+    #[serde(default)]
+    strict: bool,
+    threads: Option<usize>,
+    max_in_flight: Option<usize>,
+    commit_every_mb: Option<u64>,
+    inventory: Option<PathBuf>,
+    prices: Option<PathBuf>,
+    #[serde(default)]
+    rollups: Vec<String>,
+    #[serde(default)]
+    aws: AwsConfig,
+    #[serde(default)]
+    log: LogConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceConfig {
+    path: Option<PathBuf>,
+    s3: Option<String>,
+    cloudwatch: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Window {
+    last_hours: Option<u32>,
+    delay_minutes: Option<u32>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AwsConfig {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint_url: Option<String>,
+}
+
+/// Where logs go and how much.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// error, warn, info, debug, trace.
+    pub level: Option<String>,
+    /// text or json.
+    pub format: Option<String>,
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Reads the config into a job.
+fn load(path: &Path, reprocess: bool) -> anyhow::Result<(JobSpec, LogConfig)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("config {}: cannot read", path.display()))?;
+    let config: Config =
+        toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let ctx = |what: String| format!("config {}: {what}", path.display());
+    anyhow::ensure!(
+        !config.sources.is_empty(),
+        ctx("no [[source]]: give at least one (path, s3 or cloudwatch)".into())
+    );
+    let mut sources = Vec::new();
+    for (i, s) in config.sources.iter().enumerate() {
+        let n = i + 1;
+        let given = [s.path.is_some(), s.s3.is_some(), s.cloudwatch.is_some()];
+        anyhow::ensure!(
+            given.iter().filter(|g| **g).count() == 1,
+            ctx(format!(
+                "[[source]] {n}: give exactly one of path, s3, cloudwatch"
+            ))
+        );
+        if let Some(p) = &s.path {
+            let p = resolve(base, p);
+            anyhow::ensure!(
+                p.exists(),
+                ctx(format!("[[source]] {n}: {} does not exist", p.display()))
+            );
+            sources.push(p.display().to_string());
+        } else if let Some(u) = &s.s3 {
+            anyhow::ensure!(
+                u.starts_with("s3://") && u.len() > 5,
+                ctx(format!(
+                    "[[source]] {n}: s3 = {u:?} is not s3://BUCKET[/PREFIX]"
+                ))
+            );
+            sources.push(u.clone());
+        } else if let Some(g) = &s.cloudwatch {
+            let g = g.strip_prefix("cloudwatch://").unwrap_or(g);
+            anyhow::ensure!(
+                !g.is_empty(),
+                ctx(format!("[[source]] {n}: empty log group"))
+            );
+            sources.push(format!("cloudwatch://{g}"));
+        }
+    }
+    let (from, to) = match &config.window {
+        None => (None, None),
+        Some(w) => window(w).map_err(|e| anyhow::anyhow!(ctx(format!("[window]: {e:#}"))))?,
+    };
+    if let Some(level) = &config.log.level {
+        anyhow::ensure!(
+            level.parse::<tracing::Level>().is_ok(),
+            ctx(format!(
+                "[log] level = {level:?}: expected error, warn, info, debug or trace"
+            ))
+        );
+    }
+    if let Some(f) = &config.log.format {
+        anyhow::ensure!(
+            f == "text" || f == "json",
+            ctx(format!("[log] format = {f:?}: expected text or json"))
+        );
+    }
+    if let Some(0) = config.commit_every_mb {
+        anyhow::bail!(ctx("commit_every_mb must be at least 1".into()));
+    }
+    let spec = JobSpec {
+        sources,
+        out: resolve(base, &config.out),
+        format: config.format,
+        strict: config.strict,
+        threads: config.threads,
+        from,
+        to,
+        aws: super::AwsArgs {
+            region: config.aws.region,
+            profile: config.aws.profile,
+            endpoint_url: config.aws.endpoint_url,
+        },
+        max_in_flight: config.max_in_flight.unwrap_or(4),
+        log_stream_prefix: config.log_stream_prefix,
+        reprocess,
+        commit_every: config.commit_every_mb.map(|m| m << 20),
+        rollups: config.rollups,
+        inventory: config.inventory.map(|p| resolve(base, &p)),
+        prices: config.prices.map(|p| resolve(base, &p)),
+        progress: false,
+    };
+    Ok((spec, config.log))
+}
+
+fn window(w: &Window) -> anyhow::Result<(Option<i64>, Option<i64>)> {
+    use vpcflow_report::reports::parse_time;
+    match (w.last_hours, &w.from, &w.to) {
+        (Some(h), None, None) => {
+            anyhow::ensure!(h > 0, "last_hours must be at least 1");
+            let delay = i64::from(w.delay_minutes.unwrap_or(10)) * 60;
+            let to = chrono::Utc::now().timestamp() - delay;
+            Ok((Some(to - i64::from(h) * 3600), Some(to)))
+        }
+        (None, from, to) if from.is_some() || to.is_some() => {
+            anyhow::ensure!(
+                w.delay_minutes.is_none(),
+                "delay_minutes goes with last_hours"
+            );
+            let from = from
+                .as_deref()
+                .map(|t| parse_time(t, false))
+                .transpose()
+                .context("from")?;
+            let to = to
+                .as_deref()
+                .map(|t| parse_time(t, true))
+                .transpose()
+                .context("to")?;
+            Ok((from, to))
+        }
+        (None, None, None) => anyhow::bail!("give last_hours, or from and to"),
+        _ => anyhow::bail!("give last_hours or from/to, not both"),
+    }
+}
+
+pub fn run(args: Args, log: &super::LogArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load(&args.config, args.reprocess);
+    // Logging as the config asks, unless the command line says otherwise.
+    let log_config = loaded.as_ref().map(|(_, l)| l).ok();
+    super::init_logging(
+        log.log_level
+            .as_deref()
+            .or(log_config.and_then(|l| l.level.as_deref()))
+            .or(Some("info")),
+        log.log_format
+            .as_deref()
+            .or(log_config.and_then(|l| l.format.as_deref())),
+    );
+    let mut out = std::io::stdout().lock();
+    let loaded = loaded.and_then(|(spec, log)| {
+        job::validate(&spec).with_context(|| format!("config {}", args.config.display()))?;
+        Ok((spec, log))
+    });
+    let (spec, _) = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            let e = job::JobError::from(e);
+            tracing::error!("{}", super::describe(&e.error));
+            writeln!(out, "{}", job::summary_json(None, Some(&e), &args.config))?;
+            return Ok(job::exit_code(None, Some(&e)));
+        }
+    };
+    if args.check {
+        writeln!(out, "config {} is valid:", args.config.display())?;
+        writeln!(out, "{spec:#?}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let result = job::execute(&spec);
+    let (summary, error) = match &result {
+        Ok(s) => (Some(s), None),
+        Err(e) => (None, Some(e)),
+    };
+    if let Some(e) = error {
+        tracing::error!("{}", super::describe(&e.error));
+    }
+    if let Some(s) = summary {
+        tracing::info!(
+            records = s.records,
+            files = s.files,
+            skipped = s.skipped,
+            seconds = s.seconds,
+            "done"
+        );
+    }
+    writeln!(out, "{}", job::summary_json(summary, error, &spec.out))?;
+    Ok(job::exit_code(summary, error))
+}

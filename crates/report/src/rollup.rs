@@ -1,0 +1,175 @@
+//! Rollups: a report computed per hour and kept as a small Parquet table beside the flows, for
+//! dashboards.
+//!
+//! ```text
+//! DIR/_rollups/<report>/date=YYYY-MM-DD/hour=HH.parquet
+//! ```
+//!
+//! Each file is the report's result over the records that started in that hour, with the
+//! column `hour_start` (UTC) first. A run recomputes the files of the hours it touched, each
+//! from the raw flows of its hour, and puts each in place whole (written aside, then renamed
+//! over the old one), so a rollup always equals the report for its hour.
+
+use crate::reports::Report;
+use crate::{QueryError, SessionOptions};
+use arrow::array::{ArrayRef, TimestampSecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Directory (under the dataset root) of the rollup tables.
+pub const ROLLUP_DIR: &str = "_rollups";
+
+/// The file holding `report`'s rollup for `hour` (hours since the Unix epoch).
+pub fn rollup_file(root: &Path, report: &str, hour: i64) -> PathBuf {
+    let t = chrono::DateTime::from_timestamp(hour * 3600, 0).unwrap_or_default();
+    root.join(ROLLUP_DIR)
+        .join(report)
+        .join(t.format("date=%Y-%m-%d").to_string())
+        .join(t.format("hour=%H.parquet").to_string())
+}
+
+/// Hours (since the Unix epoch) the dataset at `root` has records for.
+pub fn dataset_hours(root: &Path) -> Result<BTreeSet<i64>, QueryError> {
+    let mut out = BTreeSet::new();
+    let io = |e: std::io::Error| QueryError::Dataset {
+        path: root.display().to_string(),
+        message: e.to_string(),
+    };
+    for day in std::fs::read_dir(root).map_err(io)? {
+        let day = day.map_err(io)?;
+        let name = day.file_name().to_string_lossy().into_owned();
+        let Some(date) = name
+            .strip_prefix("date=")
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        else {
+            continue;
+        };
+        let base = date
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp() / 3600)
+            .unwrap_or_default();
+        for hour in std::fs::read_dir(day.path()).map_err(io)? {
+            let hour = hour.map_err(io)?;
+            let has_files = std::fs::read_dir(hour.path())
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false);
+            if let Some(h) = hour
+                .file_name()
+                .to_string_lossy()
+                .strip_prefix("hour=")
+                .and_then(|h| h.parse::<i64>().ok())
+                && has_files
+            {
+                out.insert(base + h);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Brings the rollups of `reports` up to date for `hours`; a report without a rollup table
+/// yet gets one for every hour of the dataset. `tmp` is a directory on the dataset's file
+/// system for files being written. Returns the number of files written or removed.
+pub async fn update(
+    root: &Path,
+    reports: &[&Report],
+    hours: &BTreeSet<i64>,
+    opts: &SessionOptions,
+    tmp: &Path,
+) -> Result<u64, QueryError> {
+    let mut all: Option<BTreeSet<i64>> = None;
+    let mut changed = 0;
+    std::fs::create_dir_all(tmp).map_err(|e| QueryError::Dataset {
+        path: tmp.display().to_string(),
+        message: e.to_string(),
+    })?;
+    for report in reports {
+        let hours = if root.join(ROLLUP_DIR).join(report.name).exists() {
+            hours.clone()
+        } else {
+            match &all {
+                Some(a) => a.clone(),
+                None => all.insert(dataset_hours(root)?).clone(),
+            }
+        };
+        for &hour in &hours {
+            let opts = SessionOptions {
+                from: Some(hour * 3600),
+                to: Some((hour + 1) * 3600),
+                ..opts.clone()
+            };
+            let (ctx, _) = crate::open_with(root, &opts).await?;
+            let (_, batches) = crate::sql(&ctx, report.sql).await?;
+            let dest = rollup_file(root, report.name, hour);
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            if rows == 0 {
+                match std::fs::remove_file(&dest) {
+                    Ok(()) => changed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&dest, e)),
+                }
+                continue;
+            }
+            let tmp_file = tmp.join(format!("{}-{hour}.parquet.tmp", report.name));
+            write_hour(&tmp_file, hour, &batches)?;
+            if let Some(dir) = dest.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+            }
+            std::fs::rename(&tmp_file, &dest).map_err(|e| io_err(&dest, e))?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> QueryError {
+    QueryError::Dataset {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// The rollup schema: `hour_start` then the report's columns.
+fn rollup_schema(schema: &arrow::datatypes::SchemaRef) -> Arc<Schema> {
+    let mut fields = vec![Arc::new(Field::new(
+        "hour_start",
+        DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
+        false,
+    ))];
+    fields.extend(schema.fields().iter().cloned());
+    Arc::new(Schema::new(fields))
+}
+
+fn write_hour(path: &Path, hour: i64, batches: &[RecordBatch]) -> Result<(), QueryError> {
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let out_schema = rollup_schema(&first.schema());
+    let pq = |e: parquet::errors::ParquetError| QueryError::Dataset {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
+    let mut w = ArrowWriter::try_new(
+        file,
+        out_schema.clone(),
+        Some(vpcflow_arrow::dataset::writer_properties()),
+    )
+    .map_err(pq)?;
+    for b in batches {
+        let hours: ArrayRef = Arc::new(
+            TimestampSecondArray::from(vec![hour * 3600; b.num_rows()]).with_timezone("UTC"),
+        );
+        let mut cols = vec![hours];
+        cols.extend(b.columns().iter().cloned());
+        let batch = RecordBatch::try_new(out_schema.clone(), cols)?;
+        w.write(&batch).map_err(pq)?;
+    }
+    let f = w.into_inner().map_err(pq)?;
+    f.sync_all().map_err(|e| io_err(path, e))?;
+    Ok(())
+}

@@ -1,0 +1,687 @@
+//! The manifest: what the dataset holds, committed atomically with the files that hold it.
+//!
+//! ```text
+//! DIR/_manifest/LOCK                   held (flock) by the run working on the dataset
+//! DIR/_manifest/manifest.json          the merged state: every source read, and the parts
+//!                                      that hold its records
+//! DIR/_manifest/commit-<seq>.json      commits since the last merge
+//! ```
+//!
+//! A commit is one JSON file, written whole and then renamed into place: that rename is the
+//! moment its files become part of the dataset and its sources count as read. Only then are
+//! its Parquet files moved from `_tmp/` into their partitions (and the parts it replaces
+//! deleted). A run that dies after the rename is finished by the next one ("rolled forward"),
+//! which moves whatever the commit names and is still in `_tmp/`; a run that dies before it
+//! leaves nothing but `_tmp/`, which the next run clears. So every record of a source lands
+//! once: with the commit that names the source, or not at all.
+//!
+//! At the end of a run the commits are merged into `manifest.json` (written whole, renamed
+//! into place) and deleted; a merge cut short leaves commits that the next merge takes again.
+
+use crate::local::InputFile;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use vpcflow_arrow::dataset::{self, PendingFile, TMP_DIR};
+
+/// Directory (under the dataset root) of the manifest and the lock.
+pub const MANIFEST_DIR: &str = "_manifest";
+const MANIFEST_FILE: &str = "manifest.json";
+const LOCK_FILE: &str = "LOCK";
+const FORMAT_VERSION: u32 = 1;
+
+/// An error of the manifest or the lock.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// Another run holds the dataset.
+    #[error(
+        "{path}: another vpcflow run is working on this dataset ({holder}); try again when it has finished"
+    )]
+    Locked {
+        /// The dataset directory.
+        path: PathBuf,
+        /// What the lock file says of its holder.
+        holder: String,
+    },
+    /// A file system operation failed.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A manifest file cannot be read.
+    #[error("{path}: not a vpcflow manifest ({message})")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Writing or rewriting a Parquet file failed.
+    #[error("{0}")]
+    Dataset(#[from] dataset::DatasetError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ManifestError + '_ {
+    move |e| ManifestError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// One source the dataset holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SourceEntry {
+    /// Absolute path of a local file, URI of an object or stream.
+    pub id: String,
+    /// The value of the `source` column of its records.
+    pub source: String,
+    /// Size as stored when it was read.
+    pub size: u64,
+    /// ETag (S3) or modification time (local file) when it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// CloudWatch Logs: the event time ranges read, `[from, to)` in Unix seconds, merged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<(i64, i64)>,
+    /// Records it gave.
+    pub records: u64,
+    /// Lines of it quarantined.
+    pub bad_lines: u64,
+    /// Where its content stops being readable (truncated or corrupt data): the records before
+    /// the fault are in the dataset, and the source is not read again unless it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Parquet files (relative to the root) that may hold its records.
+    pub parts: Vec<String>,
+}
+
+/// A file moved into the dataset by a commit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Move {
+    /// Where it was written, relative to the root.
+    pub tmp: String,
+    /// Where it goes, relative to the root.
+    pub dest: String,
+}
+
+/// One atomic change to the dataset.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Commit {
+    /// Its number; commits apply in this order.
+    pub seq: u64,
+    /// The run that made it.
+    pub run: String,
+    /// Sources read (or, for a replacement, whose parts changed).
+    pub sources: Vec<SourceEntry>,
+    /// Sources no longer held (their records were removed from `replaced` parts).
+    #[serde(default)]
+    pub forget: Vec<String>,
+    /// Files added.
+    pub added: Vec<Move>,
+    /// Parts rewritten: the old part and its replacement (none when no row was left).
+    #[serde(default)]
+    pub replaced: Vec<(String, Option<String>)>,
+    /// Hours (since the Unix epoch) whose partitions changed.
+    pub hours: Vec<i64>,
+}
+
+/// The merged state, `manifest.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Format version of this file.
+    pub version: u32,
+    /// The last commit merged.
+    pub last_seq: u64,
+    /// Every source held, by id.
+    pub sources: BTreeMap<String, SourceEntry>,
+    /// Hours whose rollups are not yet up to date.
+    #[serde(default)]
+    pub rollup_pending: BTreeSet<i64>,
+}
+
+impl State {
+    fn apply(&mut self, c: &Commit) {
+        for id in &c.forget {
+            self.sources.remove(id);
+        }
+        if !c.replaced.is_empty() {
+            let map: HashMap<&str, Option<&str>> = c
+                .replaced
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_deref()))
+                .collect();
+            for s in self.sources.values_mut() {
+                let parts = std::mem::take(&mut s.parts);
+                s.parts = parts
+                    .into_iter()
+                    .filter_map(|p| match map.get(p.as_str()) {
+                        Some(new) => new.map(str::to_string),
+                        None => Some(p),
+                    })
+                    .collect();
+            }
+        }
+        for s in &c.sources {
+            match self.sources.get_mut(&s.id) {
+                // A further range of a CloudWatch stream.
+                Some(old) if !s.ranges.is_empty() && old.version == s.version => {
+                    old.ranges = merge_ranges(old.ranges.iter().chain(&s.ranges).copied());
+                    old.records += s.records;
+                    old.bad_lines += s.bad_lines;
+                    old.parts.extend(s.parts.iter().cloned());
+                    old.parts.sort();
+                    old.parts.dedup();
+                }
+                _ => {
+                    self.sources.insert(s.id.clone(), s.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Sorted, non-overlapping ranges covering the same times as `ranges`.
+pub fn merge_ranges(ranges: impl IntoIterator<Item = (i64, i64)>) -> Vec<(i64, i64)> {
+    let mut v: Vec<(i64, i64)> = ranges.into_iter().filter(|(a, b)| a < b).collect();
+    v.sort();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// The parts of `[from, to)` that `covered` (sorted, merged) does not cover.
+pub fn subtract_ranges(from: i64, to: i64, covered: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut at = from;
+    for &(a, b) in covered {
+        if b <= at || a >= to {
+            continue;
+        }
+        if a > at {
+            out.push((at, a));
+        }
+        at = at.max(b);
+    }
+    if at < to {
+        out.push((at, to));
+    }
+    out
+}
+
+/// What to do with the inputs a run lists, given what the dataset holds.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Inputs to read (CloudWatch streams cut to the ranges not yet read).
+    pub read: Vec<InputFile>,
+    /// Inputs already held, unchanged.
+    pub skipped: u64,
+    /// Ids of held sources read again (changed, or `--reprocess`): the commit that lands
+    /// each one's records again removes its earlier ones.
+    pub replace: Vec<String>,
+    /// Notes for the summary (changed sources).
+    pub notes: Vec<String>,
+}
+
+/// A dataset opened for writing: locked, rolled forward, its manifest loaded.
+pub struct Dataset {
+    root: PathBuf,
+    manifest_dir: PathBuf,
+    _lock: File,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    state: State,
+    /// Commits not yet merged (from earlier, interrupted runs and this one), by seq.
+    unmerged: Vec<(u64, PathBuf, Vec<i64>)>,
+    next_seq: u64,
+    /// Parts rewritten by this run so far (for their names).
+    rewrites: u64,
+    warnings: Vec<String>,
+}
+
+impl Dataset {
+    /// Opens the dataset at `root` (creating it), taking its lock: a second run gets
+    /// [`ManifestError::Locked`] at once. Finishes the commits of an interrupted run and
+    /// clears what it left half-written.
+    pub fn open(root: &Path, run_id: &str) -> Result<Self, ManifestError> {
+        let manifest_dir = root.join(MANIFEST_DIR);
+        std::fs::create_dir_all(&manifest_dir).map_err(io(&manifest_dir))?;
+        let lock_path = manifest_dir.join(LOCK_FILE);
+        let mut lock = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = lock.read_to_string(&mut holder);
+                return Err(ManifestError::Locked {
+                    path: root.to_path_buf(),
+                    holder: match holder.trim() {
+                        "" => "holder unknown".to_string(),
+                        h => h.to_string(),
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
+        }
+        let holder = format!(
+            "run {run_id}, pid {}, host {}",
+            std::process::id(),
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "?".into())
+        );
+        lock.set_len(0)
+            .and_then(|_| lock.rewind())
+            .and_then(|_| lock.write_all(holder.as_bytes()))
+            .map_err(io(&lock_path))?;
+
+        let manifest_path = manifest_dir.join(MANIFEST_FILE);
+        let mut state: State = match std::fs::read(&manifest_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ManifestError::Corrupt {
+                path: manifest_path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State {
+                version: FORMAT_VERSION,
+                ..State::default()
+            },
+            Err(e) => return Err(io(&manifest_path)(e)),
+        };
+        if state.version > FORMAT_VERSION {
+            return Err(ManifestError::Corrupt {
+                path: manifest_path,
+                message: format!(
+                    "format version {} is newer than this vpcflow's {FORMAT_VERSION}",
+                    state.version
+                ),
+            });
+        }
+        let mut commits = Vec::new();
+        let entries = std::fs::read_dir(&manifest_dir).map_err(io(&manifest_dir))?;
+        for entry in entries {
+            let entry = entry.map_err(io(&manifest_dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                // A commit or merge that never got renamed into place: it never happened.
+                let _ = std::fs::remove_file(entry.path());
+            } else if let Some(seq) = name
+                .strip_prefix("commit-")
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                commits.push((seq, entry.path()));
+            }
+        }
+        commits.sort();
+        let mut warnings = Vec::new();
+        let mut unmerged = Vec::new();
+        let mut next_seq = state.last_seq + 1;
+        for (seq, path) in commits {
+            if seq <= state.last_seq {
+                // Merged already; the merge was cut short before deleting it.
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(io(&path))?;
+            let commit: Commit =
+                serde_json::from_slice(&bytes).map_err(|e| ManifestError::Corrupt {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            roll_forward(root, &commit, &mut warnings)?;
+            state.apply(&commit);
+            next_seq = next_seq.max(seq + 1);
+            unmerged.push((seq, path, commit.hours));
+        }
+        // Whatever is left in _tmp belongs to no commit.
+        let tmp = root.join(TMP_DIR);
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            manifest_dir,
+            _lock: lock,
+            inner: Mutex::new(Inner {
+                state,
+                unmerged,
+                next_seq,
+                rewrites: 0,
+                warnings,
+            }),
+        })
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The dataset directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Notes from opening (files a commit named that were missing).
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut self.inner().warnings)
+    }
+
+    /// A copy of the current state.
+    pub fn state(&self) -> State {
+        self.inner().state.clone()
+    }
+
+    /// Decides which of `inputs` to read: new ones, changed ones (to replace) and, with
+    /// `reprocess`, all of them; CloudWatch streams only for the ranges not yet read.
+    pub fn plan(&self, inputs: Vec<InputFile>, reprocess: bool) -> Plan {
+        let inner = self.inner();
+        let mut plan = Plan::default();
+        for input in inputs {
+            let Some(held) = inner.state.sources.get(&input.id) else {
+                plan.read.push(input);
+                continue;
+            };
+            if let Some((from, to)) = input.range {
+                for (a, b) in subtract_ranges(from, to, &held.ranges) {
+                    plan.read.push(InputFile {
+                        range: Some((a, b)),
+                        ..input.clone()
+                    });
+                }
+                if subtract_ranges(from, to, &held.ranges) != [(from, to)] {
+                    plan.skipped += 1;
+                }
+                continue;
+            }
+            let changed = held.size != input.size || held.version != input.version;
+            if changed || reprocess {
+                if changed {
+                    plan.notes.push(format!(
+                        "{}: changed since it was read (size {} -> {}); its records are replaced",
+                        input.path.display(),
+                        held.size,
+                        input.size
+                    ));
+                }
+                plan.replace.push(input.id.clone());
+                plan.read.push(input);
+            } else {
+                plan.skipped += 1;
+            }
+        }
+        plan
+    }
+
+    /// Commits `files` (written under `_tmp/`) with `sources`: after this returns, they are
+    /// part of the dataset, whatever happens next. A source the dataset already holds (read
+    /// again: changed, or `--reprocess`) is replaced in the same commit: the parts that hold
+    /// its earlier records are rewritten without them, so a run that stops half-way leaves
+    /// each source either as it was or as it is now, never both or neither.
+    pub fn commit_files(
+        &self,
+        run_id: &str,
+        files: &[PendingFile],
+        sources: Vec<SourceEntry>,
+    ) -> Result<(), ManifestError> {
+        let mut hours = BTreeSet::new();
+        let mut added: Vec<Move> = files
+            .iter()
+            .map(|f| {
+                if let Some(h) = f.bucket {
+                    hours.insert(h);
+                }
+                Move {
+                    tmp: rel(&self.root, &f.tmp),
+                    dest: f.dest.display().to_string(),
+                }
+            })
+            .collect();
+        // Held while the parts are rewritten, so that no other commit rewrites them too.
+        let mut inner = self.inner();
+        let held: Vec<SourceEntry> = sources
+            .iter()
+            .filter(|s| s.ranges.is_empty())
+            .filter_map(|s| inner.state.sources.get(&s.id).cloned())
+            .collect();
+        let mut replaced = Vec::new();
+        if !held.is_empty() {
+            let drop: HashSet<String> = held.iter().map(|s| s.source.clone()).collect();
+            let parts: BTreeSet<&String> = held.iter().flat_map(|s| &s.parts).collect();
+            let tmp_dir = self.root.join(TMP_DIR).join(run_id);
+            std::fs::create_dir_all(&tmp_dir).map_err(io(&tmp_dir))?;
+            for part in parts {
+                let src = self.root.join(part);
+                if !src.exists() {
+                    continue;
+                }
+                let seq = inner.rewrites;
+                inner.rewrites += 1;
+                let name = format!("part-{run_id}-r{seq:05}.parquet");
+                let tmp = tmp_dir.join(format!("{name}.tmp"));
+                let kept = dataset::rewrite_without_sources(&src, &tmp, &drop)?;
+                let dir = Path::new(part.as_str()).parent().unwrap_or(Path::new(""));
+                let dest = (kept > 0).then(|| dir.join(&name).display().to_string());
+                if let Some(dest) = &dest {
+                    added.push(Move {
+                        tmp: rel(&self.root, &tmp),
+                        dest: dest.clone(),
+                    });
+                }
+                if let Some(h) = hour_of_part(part) {
+                    hours.insert(h);
+                }
+                replaced.push((part.clone(), dest));
+            }
+        }
+        self.commit_locked(
+            &mut inner,
+            Commit {
+                run: run_id.to_string(),
+                sources,
+                added,
+                replaced,
+                hours: hours.into_iter().collect(),
+                ..Commit::default()
+            },
+        )
+    }
+
+    fn commit_locked(&self, inner: &mut Inner, mut commit: Commit) -> Result<(), ManifestError> {
+        commit.seq = inner.next_seq;
+        let name = format!("commit-{:012}.json", commit.seq);
+        let path = self.manifest_dir.join(&name);
+        let bytes = serde_json::to_vec(&commit).map_err(|e| ManifestError::Io {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        write_atomic(&self.manifest_dir, &name, &bytes)?;
+        inner.next_seq += 1;
+        // Committed: from here on, a failure is finished by the next run's roll-forward.
+        let mut warnings = Vec::new();
+        roll_forward(&self.root, &commit, &mut warnings)?;
+        inner.warnings.extend(warnings);
+        inner.state.apply(&commit);
+        inner.unmerged.push((commit.seq, path, commit.hours));
+        Ok(())
+    }
+
+    /// Hours whose rollups are out of date: those of unmerged commits and those left pending
+    /// by earlier merges.
+    pub fn stale_hours(&self) -> BTreeSet<i64> {
+        let inner = self.inner();
+        let mut hours = inner.state.rollup_pending.clone();
+        for (_, _, h) in &inner.unmerged {
+            hours.extend(h);
+        }
+        hours
+    }
+
+    /// Merges the commits into `manifest.json` and deletes them. With `rollups_done`, the
+    /// rollups are up to date for every hour; otherwise the hours are kept as pending.
+    pub fn merge(&self, rollups_done: bool) -> Result<(), ManifestError> {
+        let mut inner = self.inner();
+        let pending_to_clear = rollups_done && !inner.state.rollup_pending.is_empty();
+        if inner.unmerged.is_empty() && !pending_to_clear {
+            return Ok(());
+        }
+        let mut state = inner.state.clone();
+        if rollups_done {
+            state.rollup_pending.clear();
+        } else {
+            for (_, _, h) in &inner.unmerged {
+                state.rollup_pending.extend(h);
+            }
+        }
+        state.version = FORMAT_VERSION;
+        state.last_seq = inner
+            .unmerged
+            .iter()
+            .map(|(s, _, _)| *s)
+            .max()
+            .unwrap_or(state.last_seq)
+            .max(state.last_seq);
+        let bytes = serde_json::to_vec(&state).map_err(|e| ManifestError::Io {
+            path: self.manifest_dir.join(MANIFEST_FILE),
+            message: e.to_string(),
+        })?;
+        write_atomic(&self.manifest_dir, MANIFEST_FILE, &bytes)?;
+        for (_, path, _) in inner.unmerged.drain(..) {
+            let _ = std::fs::remove_file(path);
+        }
+        inner.state = state;
+        Ok(())
+    }
+}
+
+fn rel(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The hour bucket of a part from its partition directories.
+fn hour_of_part(part: &str) -> Option<i64> {
+    let mut date = None;
+    let mut hour = None;
+    for c in part.split('/') {
+        if let Some(d) = c.strip_prefix("date=") {
+            date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+        } else if let Some(h) = c.strip_prefix("hour=") {
+            hour = h.parse::<i64>().ok();
+        }
+    }
+    let days = date?
+        .and_hms_opt(0, 0, 0)?
+        .and_utc()
+        .timestamp()
+        .div_euclid(3600);
+    Some(days + hour?)
+}
+
+/// Puts the files of `commit` in place and deletes the parts it replaced. Safe to repeat.
+fn roll_forward(
+    root: &Path,
+    commit: &Commit,
+    warnings: &mut Vec<String>,
+) -> Result<(), ManifestError> {
+    for m in &commit.added {
+        let tmp = root.join(&m.tmp);
+        let dest = root.join(&m.dest);
+        if tmp.exists() {
+            if let Some(dir) = dest.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        } else if !dest.exists() {
+            warnings.push(format!(
+                "{}: committed by run {} but missing (deleted by hand?)",
+                dest.display(),
+                commit.run
+            ));
+        }
+    }
+    for (old, _) in &commit.replaced {
+        let path = root.join(old);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `dir/name` whole: a hidden temporary file, synced, then renamed over it.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ManifestError> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let dest = dir.join(name);
+    let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(
+            merge_ranges([(5, 10), (0, 3), (3, 4), (9, 12), (20, 20)]),
+            [(0, 4), (5, 12)]
+        );
+        assert_eq!(
+            subtract_ranges(0, 20, &[(0, 4), (5, 12)]),
+            [(4, 5), (12, 20)]
+        );
+        assert_eq!(subtract_ranges(5, 12, &[(0, 4), (5, 12)]), []);
+        assert_eq!(subtract_ranges(0, 3, &[]), [(0, 3)]);
+    }
+
+    #[test]
+    fn part_hours() {
+        assert_eq!(
+            hour_of_part("date=2021-03-26/hour=03/part-x.parquet"),
+            Some(1616727600 / 3600)
+        );
+        assert_eq!(hour_of_part("date=unknown/hour=unknown/p.parquet"), None);
+    }
+
+    #[test]
+    fn a_second_open_is_refused_while_the_first_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Dataset::open(dir.path(), "run-a").unwrap();
+        let err = Dataset::open(dir.path(), "run-b").err().unwrap();
+        let msg = err.to_string();
+        assert!(msg.contains("another vpcflow run"), "{msg}");
+        assert!(msg.contains("run run-a"), "{msg}");
+        drop(first);
+        Dataset::open(dir.path(), "run-c").unwrap();
+    }
+}
