@@ -91,6 +91,54 @@ logs.put_log_events(logGroupName='custom', logStreamName='eni-0ccc0000000000003-
     assert_eq!(s["files"], 1);
     assert_eq!(s["records"], 60);
 
+    // The next run's window overlaps: only the part not read yet is read, then nothing.
+    let more = |to: i64| {
+        moto.ingest(&[
+            "cloudwatch://vpc-flow-logs",
+            "--out",
+            out2.to_str().unwrap(),
+            "--from",
+            &rfc3339(t0),
+            "--to",
+            &rfc3339(to),
+            "--log-stream-prefix",
+            "eni-0aaa",
+        ])
+    };
+    let (code, s, err) = more(t0 + 900);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        (s["files"].as_i64(), s["records"].as_i64()),
+        (Some(1), Some(30))
+    );
+    let (code, s, err) = more(t0 + 900);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        (s["files"].as_i64(), s["skipped"].as_i64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(
+        query_i64(&out2, "SELECT count(DISTINCT srcport) FROM flows"),
+        query_i64(&out2, "SELECT count(*) FROM flows"),
+        "no event twice"
+    );
+    assert_eq!(query_i64(&out2, "SELECT count(*) FROM flows"), 90);
+    let (code, _, err) = moto.ingest(&[
+        "cloudwatch://vpc-flow-logs",
+        "--out",
+        out2.to_str().unwrap(),
+        "--from",
+        &rfc3339(t0),
+        "--to",
+        &rfc3339(t0 + 900),
+        "--reprocess",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("reprocess does not apply to cloudwatch://"),
+        "{err}"
+    );
+
     // A format without interface-id: the ENI comes from the stream's name.
     let out3 = d.join("ds3");
     let (code, s, err) = moto.ingest(&[

@@ -7,7 +7,9 @@ Listens on a free port of 127.0.0.1 (written to PORT_FILE) and forwards every re
   - a key containing "throttled" gets 503 SlowDown twice, then goes through;
   - a key containing "flaky" gets 500 InternalError once, then goes through;
   - a key containing "forbidden" always gets 403 AccessDenied;
-  - a key containing "deleted" always gets 404 NoSuchKey (deleted after it was listed).
+  - a key containing "deleted" always gets 404 NoSuchKey (deleted after it was listed);
+  - a key containing "cutoff" has its body cut half-way, the connection closed, on its
+    first GET (a network fault in the middle of a download).
 A ListObjectsV2 request whose prefix contains "busy" gets 503 SlowDown once.
 For CloudWatch Logs, FilterLogEvents on a log group whose name contains "throttled" gets
 400 ThrottlingException twice per stream, and on one containing "broken" 503 once.
@@ -80,6 +82,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
             return
+        url = urlsplit(self.path)
+        cut = (self.command == "GET" and "cutoff" in url.path and "list-type" not in url.query
+               and count("cut:" + url.path) <= 1)
         conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding",)}
         conn.request(self.command, self.path, body=body, headers=headers)
@@ -91,6 +96,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if cut:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            conn.close()
+            return
         if self.command != "HEAD":
             self.wfile.write(data)
         conn.close()

@@ -350,3 +350,147 @@ duckdb.sql("""COPY (SELECT * FROM (VALUES
     let (code, s, err) = moto.ingest(&[aws.to_str().unwrap(), "--out", out2.to_str().unwrap()]);
     assert_eq!((code, s["records"].as_i64()), (0, Some(2)), "{err}");
 }
+
+#[test]
+fn incremental_runs_take_new_late_changed_and_cut_off_objects_once() {
+    let moto = Moto::start();
+    let proxy = util::FaultProxy::start(&moto);
+    let d = Dir::new();
+    let gens: Vec<(std::path::PathBuf, Value)> = [
+        ("2025-12-01T00:00:00Z", 4, 7),
+        ("2025-12-01T01:00:00Z", 4, 8),
+        ("2025-12-01T00:40:00Z", 2, 9), // late objects for hour 00
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (start, files, seed))| {
+        let dir = d.join(&format!("gen{i}"));
+        let o = util::vpcflow([
+            "generate",
+            "--out",
+            dir.to_str().unwrap(),
+            "--records",
+            "2000",
+            "--files",
+            &files.to_string(),
+            "--start",
+            start,
+            "--seed",
+            &seed.to_string(),
+        ]);
+        assert!(o.status.success());
+        let totals = serde_json::from_slice(&std::fs::read(dir.join("totals.json")).unwrap());
+        (dir, totals.unwrap())
+    })
+    .collect();
+    let upload = |dir: &std::path::Path| {
+        moto.python(&format!(
+            r#"
+root = '{}'
+for dirpath, _, names in os.walk(root):
+    for n in sorted(names):
+        if n.endswith('.log.gz'):
+            rel = os.path.relpath(os.path.join(dirpath, n), root)
+            s3.put_object(Bucket='logs', Key=rel, Body=open(os.path.join(dirpath, n), 'rb').read())
+"#,
+            dir.display()
+        ));
+    };
+    let cut_lines: String = (0..300)
+        .map(|i| format!("2 123456789012 eni-9 10.0.0.9 10.0.0.2 {i} 443 6 1 100 1764547200 1764547260 ACCEPT OK\n"))
+        .collect();
+    let cut = d.write("cut.gz", util::gzip(cut_lines.as_bytes()));
+    moto.python(&format!(
+        "s3.create_bucket(Bucket='logs')\ns3.put_object(Bucket='logs', Key='AWSLogs/123456789012/vpcflowlogs/us-east-1/2025/12/01/x_cutoff.log.gz', Body=open('{}','rb').read())\n",
+        cut.display()
+    ));
+    upload(&gens[0].0);
+    let out = d.join("ds");
+    let run = || {
+        let o = moto.vpcflow(&[
+            "ingest",
+            "--json",
+            "s3://logs/AWSLogs/",
+            "--out",
+            out.to_str().unwrap(),
+            "--endpoint-url",
+            &proxy.endpoint,
+        ]);
+        let s: Value = serde_json::from_str(stdout(&o).trim()).unwrap_or(Value::Null);
+        (o.status.code(), s, stderr(&o))
+    };
+    let records = |i: usize| gens[i].1["records"].as_i64().unwrap();
+    let count = || query_i64(&out, "SELECT count(*) FROM flows");
+
+    // The download of one object breaks off half-way: nothing of it lands, the rest does.
+    let (code, s, err) = run();
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(s["files"], 5);
+    let failed = &s["failed_files"][0];
+    assert!(
+        failed["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("x_cutoff.log.gz")
+    );
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing of it was committed, the next run reads it again"),
+        "{s}"
+    );
+    assert_eq!(count(), records(0));
+    // The next run reads that object, and only it.
+    let (code, s, err) = run();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        (s["files"].as_i64(), s["skipped"].as_i64()),
+        (Some(1), Some(4))
+    );
+    assert_eq!(count(), records(0) + 300);
+    // New objects for a new hour and late ones for the past hour.
+    upload(&gens[1].0);
+    upload(&gens[2].0);
+    let (code, s, err) = run();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        (s["files"].as_i64(), s["skipped"].as_i64()),
+        (Some(6), Some(5))
+    );
+    let all = records(0) + records(1) + records(2) + 300;
+    assert_eq!(count(), all);
+    // One object deleted (its records stay), one overwritten (a new ETag: replaced).
+    let keys = moto.python(
+        "print('\\n'.join(sorted(o['Key'] for o in s3.list_objects_v2(Bucket='logs')['Contents'])))",
+    );
+    let keys: Vec<&str> = keys.lines().collect();
+    let (changed, deleted) = (keys[0], keys[1]);
+    let before = query_i64(
+        &out,
+        &format!("SELECT count(*) FROM flows WHERE source = 's3://logs/{changed}'"),
+    );
+    moto.python(&format!(
+        "s3.delete_object(Bucket='logs', Key='{deleted}')\ns3.put_object(Bucket='logs', Key='{changed}', Body=open('{}','rb').read())\n",
+        cut.display()
+    ));
+    let (code, s, err) = run();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        (
+            s["files"].as_i64(),
+            s["replaced"].as_i64(),
+            s["skipped"].as_i64()
+        ),
+        (Some(1), Some(1), Some(9))
+    );
+    assert_eq!(count(), all - before + 300);
+    assert_eq!(
+        query_i64(
+            &out,
+            "SELECT count(*) FROM (SELECT source, source_line FROM flows GROUP BY 1, 2 HAVING count(*) > 1)"
+        ),
+        0,
+        "no record twice"
+    );
+}

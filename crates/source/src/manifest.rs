@@ -401,14 +401,15 @@ impl Dataset {
                 continue;
             };
             if let Some((from, to)) = input.range {
-                for (a, b) in subtract_ranges(from, to, &held.ranges) {
+                let gaps = subtract_ranges(from, to, &held.ranges);
+                if gaps.is_empty() {
+                    plan.skipped += 1;
+                }
+                for (a, b) in gaps {
                     plan.read.push(InputFile {
                         range: Some((a, b)),
                         ..input.clone()
                     });
-                }
-                if subtract_ranges(from, to, &held.ranges) != [(from, to)] {
-                    plan.skipped += 1;
                 }
                 continue;
             }
