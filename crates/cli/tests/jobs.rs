@@ -10,28 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use util::{Dir, ingest, query_i64, stderr, stdout, vpcflow, walk};
-
-/// `vpcflow generate` into `dir`; returns its totals.
-fn generate(dir: &Path, records: u32, files: u32, start: &str, seed: u32, bad_every: u32) -> Value {
-    let o = vpcflow([
-        "generate",
-        "--out",
-        dir.to_str().unwrap(),
-        "--records",
-        &records.to_string(),
-        "--files",
-        &files.to_string(),
-        "--start",
-        start,
-        "--seed",
-        &seed.to_string(),
-        "--bad-every",
-        &bad_every.to_string(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    serde_json::from_slice(&std::fs::read(dir.join("totals.json")).unwrap()).unwrap()
-}
+use util::{
+    Dir, all_rows, generate, ingest, query_i64, rollup_rows, rounded, sorted_rows, stderr, stdout,
+    vpcflow, walk,
+};
 
 /// The generated objects under `dir`, by path.
 fn objects(dir: &Path) -> Vec<PathBuf> {
@@ -41,20 +23,6 @@ fn objects(dir: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-/// Every row of the dataset but `unknown_fields`, in a fixed order, as CSV.
-fn all_rows(data: &Path) -> String {
-    let o = vpcflow([
-        "query",
-        "--data",
-        data.to_str().unwrap(),
-        "--output",
-        "csv",
-        "SELECT * EXCLUDE (unknown_fields) FROM flows ORDER BY source, source_line",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    stdout(&o)
 }
 
 /// The quarantined lines (source, line, error), sorted.
@@ -71,24 +39,6 @@ fn quarantined(data: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// The rows of a query, each as JSON with its fractional numbers rounded, sorted.
-fn sorted_rows(data: &Path, sql: &str) -> Vec<String> {
-    let mut v: Vec<String> = util::query(data, sql)
-        .iter()
-        .map(|r| rounded(r).to_string())
-        .collect();
-    v.sort();
-    v
-}
-
-/// Rows of a rollup table (all hours), sorted.
-fn rollup_rows(data: &Path, report: &str) -> Vec<String> {
-    sorted_rows(
-        data,
-        &format!("SELECT * FROM rollup_{}", report.replace('-', "_")),
-    )
 }
 
 /// Leftovers of unfinished work: temporary files anywhere in the dataset.
@@ -238,20 +188,6 @@ fn killed_and_failed_runs_are_finished_by_the_next_run_exactly_once() {
     assert_eq!(code, 0);
     assert_eq!(s["files"], 0);
     assert_eq!(s["skipped"], 36);
-}
-
-/// `v` with its fractional numbers cut to 12 significant digits: sums of floating-point
-/// values differ in their last bits with the order they are added in.
-fn rounded(v: &Value) -> Value {
-    match v {
-        Value::Number(n) if n.is_f64() => {
-            let f = n.as_f64().unwrap();
-            Value::String(format!("{f:.12e}"))
-        }
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), rounded(v))).collect()),
-        Value::Array(a) => Value::Array(a.iter().map(rounded).collect()),
-        other => other.clone(),
-    }
 }
 
 /// Asserts that every hour of each rollup equals the report over that hour.

@@ -365,22 +365,8 @@ fn incremental_runs_take_new_late_changed_and_cut_off_objects_once() {
     .enumerate()
     .map(|(i, (start, files, seed))| {
         let dir = d.join(&format!("gen{i}"));
-        let o = util::vpcflow([
-            "generate",
-            "--out",
-            dir.to_str().unwrap(),
-            "--records",
-            "2000",
-            "--files",
-            &files.to_string(),
-            "--start",
-            start,
-            "--seed",
-            &seed.to_string(),
-        ]);
-        assert!(o.status.success());
-        let totals = serde_json::from_slice(&std::fs::read(dir.join("totals.json")).unwrap());
-        (dir, totals.unwrap())
+        let totals = util::generate(&dir, 2000, *files, start, *seed, 0);
+        (dir, totals)
     })
     .collect();
     let upload = |dir: &std::path::Path| {
@@ -492,5 +478,136 @@ for dirpath, _, names in os.walk(root):
         ),
         0,
         "no record twice"
+    );
+}
+
+#[test]
+fn an_s3_output_holds_the_same_dataset_exactly_once_through_kills() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    let gen_dir = d.join("gen");
+    util::generate(&gen_dir, 20000, 12, "2025-12-01T00:00:00Z", 4, 3000);
+    let logs = gen_dir.join("AWSLogs");
+    let inventory = gen_dir.join("inventory");
+    let job = |out: &str| -> Vec<String> {
+        [
+            "ingest",
+            "--json",
+            logs.to_str().unwrap(),
+            "--out",
+            out,
+            "--commit-every",
+            "200000",
+            "--inventory",
+            inventory.to_str().unwrap(),
+            "--rollup",
+            "interface-traffic",
+            "--rollup",
+            "cross-az-cost",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let reference = d.join("ref");
+    let o = util::vpcflow(job(reference.to_str().unwrap()));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    moto.python("s3.create_bucket(Bucket='lake')");
+    // A local copy of everything under an S3 prefix, to read with vpcflow.
+    let download = |prefix: &str, to: &std::path::Path| -> Vec<String> {
+        let keys = moto.python(&format!(
+            r#"
+keys = []
+for page in s3.get_paginator('list_objects_v2').paginate(Bucket='lake', Prefix='{prefix}'):
+    for o in page.get('Contents', []):
+        rel = o['Key'][len('{prefix}'):]
+        keys.append(rel)
+        path = os.path.join('{to}', rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        s3.download_file('lake', o['Key'], path)
+print('\n'.join(keys))
+"#,
+            to = to.display()
+        ));
+        keys.lines().map(str::to_string).collect()
+    };
+    let run = |out: &str, env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"));
+        c.args(job(out));
+        for (k, v) in moto.env() {
+            c.env(k, v);
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
+    };
+
+    // One run: the same rows, quarantine and rollups as a local run; nothing temporary left.
+    let o = run("s3://lake/flows", &[]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let s: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(s["dataset"], "s3://lake/flows");
+    let copy = d.join("copy");
+    let keys = download("flows/", &copy);
+    assert!(keys.iter().any(|k| k.starts_with("date=")), "{keys:?}");
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.starts_with("_tmp/") || k == "_manifest/LOCK"),
+        "{keys:?}"
+    );
+    assert_eq!(util::all_rows(&copy), util::all_rows(&reference));
+    for r in ["interface-traffic", "cross-az-cost"] {
+        assert_eq!(
+            util::rollup_rows(&copy, r),
+            util::rollup_rows(&reference, r),
+            "{r}"
+        );
+    }
+    // Again: nothing new.
+    let o = run("s3://lake/flows", &[]).output().unwrap();
+    let s: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(
+        (s["files"].as_i64(), s["skipped"].as_i64()),
+        (Some(0), Some(12))
+    );
+
+    // Killed runs leave a lock behind that blocks the dataset until its lease ends; then the
+    // next run takes it over and finishes the job.
+    let lease = [("VPCFLOW_S3_LOCK_LEASE_SECONDS", "2")];
+    let mut killed = 0;
+    for wait in [1000, 1400, 1800, 2200] {
+        let mut child = run("s3://lake/killed", &lease)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(wait));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        child.wait().unwrap();
+        if killed == 1 && wait == 1000 {
+            let o = run("s3://lake/killed", &lease).output().unwrap();
+            assert_eq!(o.status.code(), Some(3), "the lease holds: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("another vpcflow run is working on this dataset"),
+                "{}",
+                stderr(&o)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2200));
+    }
+    assert!(killed >= 2, "{killed} runs killed");
+    let o = run("s3://lake/killed", &lease).output().unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 2)), "{}", stderr(&o));
+    let copy2 = d.join("copy2");
+    download("killed/", &copy2);
+    assert_eq!(util::all_rows(&copy2), util::all_rows(&reference));
+    assert_eq!(
+        util::rollup_rows(&copy2, "interface-traffic"),
+        util::rollup_rows(&reference, "interface-traffic")
     );
 }

@@ -295,9 +295,9 @@ struct Segment {
 impl Segment {
     fn new(shared: &Shared<'_>, name: &str) -> Result<Self, IngestError> {
         Ok(Self {
-            writer: DatasetWriter::new(shared.dataset.root(), shared.run_id, name.to_string())?
+            writer: DatasetWriter::new(shared.dataset.staging(), shared.run_id, name.to_string())?
                 .with_max_open(2),
-            quarantine: QuarantineWriter::new(shared.dataset.root(), shared.run_id, name),
+            quarantine: QuarantineWriter::new(shared.dataset.staging(), shared.run_id, name),
             extra: Vec::new(),
             sources: Vec::new(),
             text_bytes: 0,
@@ -484,7 +484,7 @@ impl<'a> Stage<'a> {
         if self.bytes < self.shared.opts.stage_bytes {
             return Ok(());
         }
-        let root = self.shared.dataset.root();
+        let root = self.shared.dataset.staging();
         let mut w = DatasetWriter::new(root, self.shared.run_id, self.name.clone())?;
         let mut q = QuarantineWriter::new(root, self.shared.run_id, &self.name);
         for (bucket, b) in self.batches.drain(..) {

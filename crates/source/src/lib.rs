@@ -16,6 +16,8 @@ pub mod ingest;
 pub mod local;
 pub mod manifest;
 pub mod s3;
+pub mod s3_store;
+pub mod store;
 
 pub use ingest::{IngestOptions, IngestSummary, Progress, ingest_files};
 

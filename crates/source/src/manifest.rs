@@ -19,10 +19,9 @@
 //! into place) and deleted; a merge cut short leaves commits that the next merge takes again.
 
 use crate::local::InputFile;
+use crate::store::{LocalStore, Store, io};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::fs::File;
-use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use vpcflow_arrow::dataset::{self, PendingFile, TMP_DIR};
@@ -30,7 +29,6 @@ use vpcflow_arrow::dataset::{self, PendingFile, TMP_DIR};
 /// Directory (under the dataset root) of the manifest and the lock.
 pub const MANIFEST_DIR: &str = "_manifest";
 const MANIFEST_FILE: &str = "manifest.json";
-const LOCK_FILE: &str = "LOCK";
 const FORMAT_VERSION: u32 = 1;
 
 /// An error of the manifest or the lock.
@@ -39,11 +37,11 @@ const FORMAT_VERSION: u32 = 1;
 pub enum ManifestError {
     /// Another run holds the dataset.
     #[error(
-        "{path}: another vpcflow run is working on this dataset ({holder}); try again when it has finished"
+        "{location}: another vpcflow run is working on this dataset ({holder}); try again when it has finished"
     )]
     Locked {
-        /// The dataset directory.
-        path: PathBuf,
+        /// The dataset.
+        location: String,
         /// What the lock file says of its holder.
         holder: String,
     },
@@ -58,21 +56,14 @@ pub enum ManifestError {
     /// A manifest file cannot be read.
     #[error("{path}: not a vpcflow manifest ({message})")]
     Corrupt {
-        /// The file.
-        path: PathBuf,
+        /// The file (relative to the dataset).
+        path: String,
         /// What is wrong.
         message: String,
     },
     /// Writing or rewriting a Parquet file failed.
     #[error("{0}")]
     Dataset(#[from] dataset::DatasetError),
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ManifestError + '_ {
-    move |e| ManifestError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
 }
 
 /// One source the dataset holds.
@@ -236,77 +227,55 @@ pub struct Plan {
 
 /// A dataset opened for writing: locked, rolled forward, its manifest loaded.
 pub struct Dataset {
-    root: PathBuf,
-    manifest_dir: PathBuf,
-    _lock: File,
+    store: Box<dyn Store>,
+    _lock: Box<dyn std::any::Any + Send + Sync>,
     inner: Mutex<Inner>,
 }
 
 struct Inner {
     state: State,
-    /// Commits not yet merged (from earlier, interrupted runs and this one), by seq.
-    unmerged: Vec<(u64, PathBuf, Vec<i64>)>,
+    /// Commits not yet merged (from earlier, interrupted runs and this one): seq, key, hours.
+    unmerged: Vec<(u64, String, Vec<i64>)>,
     next_seq: u64,
     /// Parts rewritten by this run so far (for their names).
     rewrites: u64,
     warnings: Vec<String>,
 }
 
+fn manifest_key(name: &str) -> String {
+    format!("{MANIFEST_DIR}/{name}")
+}
+
 impl Dataset {
-    /// Opens the dataset at `root` (creating it), taking its lock: a second run gets
+    /// Opens the local dataset at `root` (creating it); see [`Dataset::open_store`].
+    pub fn open(root: &Path, run_id: &str) -> Result<Self, ManifestError> {
+        Self::open_store(Box::new(LocalStore::new(root)?), run_id)
+    }
+
+    /// Opens the dataset in `store`, taking its lock: a second run gets
     /// [`ManifestError::Locked`] at once. Finishes the commits of an interrupted run and
     /// clears what it left half-written.
-    pub fn open(root: &Path, run_id: &str) -> Result<Self, ManifestError> {
-        let manifest_dir = root.join(MANIFEST_DIR);
-        std::fs::create_dir_all(&manifest_dir).map_err(io(&manifest_dir))?;
-        let lock_path = manifest_dir.join(LOCK_FILE);
-        let mut lock = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(io(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = lock.read_to_string(&mut holder);
-                return Err(ManifestError::Locked {
-                    path: root.to_path_buf(),
-                    holder: match holder.trim() {
-                        "" => "holder unknown".to_string(),
-                        h => h.to_string(),
-                    },
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
-        }
+    pub fn open_store(store: Box<dyn Store>, run_id: &str) -> Result<Self, ManifestError> {
         let holder = format!(
             "run {run_id}, pid {}, host {}",
             std::process::id(),
             std::env::var("HOSTNAME").unwrap_or_else(|_| "?".into())
         );
-        lock.set_len(0)
-            .and_then(|_| lock.rewind())
-            .and_then(|_| lock.write_all(holder.as_bytes()))
-            .map_err(io(&lock_path))?;
-
-        let manifest_path = manifest_dir.join(MANIFEST_FILE);
-        let mut state: State = match std::fs::read(&manifest_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ManifestError::Corrupt {
-                path: manifest_path.clone(),
+        let lock = store.lock(&holder)?;
+        let manifest = manifest_key(MANIFEST_FILE);
+        let mut state: State = match store.get(&manifest)? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| ManifestError::Corrupt {
+                path: manifest.clone(),
                 message: e.to_string(),
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State {
+            None => State {
                 version: FORMAT_VERSION,
                 ..State::default()
             },
-            Err(e) => return Err(io(&manifest_path)(e)),
         };
         if state.version > FORMAT_VERSION {
             return Err(ManifestError::Corrupt {
-                path: manifest_path,
+                path: manifest,
                 message: format!(
                     "format version {} is newer than this vpcflow's {FORMAT_VERSION}",
                     state.version
@@ -314,50 +283,48 @@ impl Dataset {
             });
         }
         let mut commits = Vec::new();
-        let entries = std::fs::read_dir(&manifest_dir).map_err(io(&manifest_dir))?;
-        for entry in entries {
-            let entry = entry.map_err(io(&manifest_dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for key in store.list(&format!("{MANIFEST_DIR}/"))? {
+            let name = key.rsplit('/').next().unwrap_or_default();
             if name.starts_with('.') && name.ends_with(".tmp") {
                 // A commit or merge that never got renamed into place: it never happened.
-                let _ = std::fs::remove_file(entry.path());
+                store.delete(&key)?;
             } else if let Some(seq) = name
                 .strip_prefix("commit-")
                 .and_then(|n| n.strip_suffix(".json"))
                 .and_then(|n| n.parse::<u64>().ok())
             {
-                commits.push((seq, entry.path()));
+                commits.push((seq, key));
             }
         }
         commits.sort();
         let mut warnings = Vec::new();
         let mut unmerged = Vec::new();
         let mut next_seq = state.last_seq + 1;
-        for (seq, path) in commits {
+        for (seq, key) in commits {
             if seq <= state.last_seq {
                 // Merged already; the merge was cut short before deleting it.
-                let _ = std::fs::remove_file(&path);
+                store.delete(&key)?;
                 continue;
             }
-            let bytes = std::fs::read(&path).map_err(io(&path))?;
+            let bytes = store.get(&key)?.unwrap_or_default();
             let commit: Commit =
                 serde_json::from_slice(&bytes).map_err(|e| ManifestError::Corrupt {
-                    path: path.clone(),
+                    path: key.clone(),
                     message: e.to_string(),
                 })?;
-            roll_forward(root, &commit, &mut warnings)?;
+            roll_forward(store.as_ref(), &commit, &mut warnings)?;
             state.apply(&commit);
             next_seq = next_seq.max(seq + 1);
-            unmerged.push((seq, path, commit.hours));
+            unmerged.push((seq, key, commit.hours));
         }
         // Whatever is left in _tmp belongs to no commit.
-        let tmp = root.join(TMP_DIR);
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+        store.delete_prefix(&format!("{TMP_DIR}/"))?;
+        let staged = store.staging().join(TMP_DIR);
+        if staged.exists() {
+            std::fs::remove_dir_all(&staged).map_err(io(&staged))?;
         }
         Ok(Self {
-            root: root.to_path_buf(),
-            manifest_dir,
+            store,
             _lock: lock,
             inner: Mutex::new(Inner {
                 state,
@@ -375,9 +342,15 @@ impl Dataset {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The dataset directory.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// The local directory files are written under before they are committed (the dataset
+    /// itself when it is local).
+    pub fn staging(&self) -> &Path {
+        self.store.staging()
+    }
+
+    /// Where the dataset is.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
     /// Notes from opening (files a commit named that were missing).
@@ -432,17 +405,19 @@ impl Dataset {
         plan
     }
 
-    /// Commits `files` (written under `_tmp/`) with `sources`: after this returns, they are
-    /// part of the dataset, whatever happens next. A source the dataset already holds (read
-    /// again: changed, or `--reprocess`) is replaced in the same commit: the parts that hold
-    /// its earlier records are rewritten without them, so a run that stops half-way leaves
-    /// each source either as it was or as it is now, never both or neither.
+    /// Commits `files` (written under the staging directory's `_tmp/`) with `sources`: after
+    /// this returns, they are part of the dataset, whatever happens next. A source the
+    /// dataset already holds (read again: changed, or `--reprocess`) is replaced in the same
+    /// commit: the parts that hold its earlier records are rewritten without them, so a run
+    /// that stops half-way leaves each source either as it was or as it is now, never both
+    /// or neither.
     pub fn commit_files(
         &self,
         run_id: &str,
         files: &[PendingFile],
         sources: Vec<SourceEntry>,
     ) -> Result<(), ManifestError> {
+        let staging = self.store.staging().to_path_buf();
         let mut hours = BTreeSet::new();
         let mut added: Vec<Move> = files
             .iter()
@@ -451,8 +426,8 @@ impl Dataset {
                     hours.insert(h);
                 }
                 Move {
-                    tmp: rel(&self.root, &f.tmp),
-                    dest: f.dest.display().to_string(),
+                    tmp: rel(&staging, &f.tmp),
+                    dest: key_of(&f.dest),
                 }
             })
             .collect();
@@ -467,23 +442,27 @@ impl Dataset {
         if !held.is_empty() {
             let drop: HashSet<String> = held.iter().map(|s| s.source.clone()).collect();
             let parts: BTreeSet<&String> = held.iter().flat_map(|s| &s.parts).collect();
-            let tmp_dir = self.root.join(TMP_DIR).join(run_id);
+            let tmp_dir = staging.join(TMP_DIR).join(run_id);
             std::fs::create_dir_all(&tmp_dir).map_err(io(&tmp_dir))?;
             for part in parts {
-                let src = self.root.join(part);
-                if !src.exists() {
+                if !self.store.exists(part)? {
                     continue;
                 }
+                let src = self.store.local_copy(part, &tmp_dir.join("fetched"))?;
                 let seq = inner.rewrites;
                 inner.rewrites += 1;
                 let name = format!("part-{run_id}-r{seq:05}.parquet");
                 let tmp = tmp_dir.join(format!("{name}.tmp"));
                 let kept = dataset::rewrite_without_sources(&src, &tmp, &drop)?;
-                let dir = Path::new(part.as_str()).parent().unwrap_or(Path::new(""));
-                let dest = (kept > 0).then(|| dir.join(&name).display().to_string());
+                if src.starts_with(&tmp_dir) {
+                    // A copy fetched from a remote store.
+                    let _ = std::fs::remove_file(&src);
+                }
+                let dir = part.rsplit_once('/').map_or("", |(d, _)| d);
+                let dest = (kept > 0).then(|| format!("{dir}/{name}"));
                 if let Some(dest) = &dest {
                     added.push(Move {
-                        tmp: rel(&self.root, &tmp),
+                        tmp: rel(&staging, &tmp),
                         dest: dest.clone(),
                     });
                 }
@@ -492,6 +471,9 @@ impl Dataset {
                 }
                 replaced.push((part.clone(), dest));
             }
+        }
+        for m in &added {
+            self.store.upload(&staging.join(&m.tmp), &m.tmp)?;
         }
         self.commit_locked(
             &mut inner,
@@ -508,20 +490,19 @@ impl Dataset {
 
     fn commit_locked(&self, inner: &mut Inner, mut commit: Commit) -> Result<(), ManifestError> {
         commit.seq = inner.next_seq;
-        let name = format!("commit-{:012}.json", commit.seq);
-        let path = self.manifest_dir.join(&name);
+        let key = manifest_key(&format!("commit-{:012}.json", commit.seq));
         let bytes = serde_json::to_vec(&commit).map_err(|e| ManifestError::Io {
-            path: path.clone(),
+            path: PathBuf::from(&key),
             message: e.to_string(),
         })?;
-        write_atomic(&self.manifest_dir, &name, &bytes)?;
+        self.store.put(&key, &bytes)?;
         inner.next_seq += 1;
         // Committed: from here on, a failure is finished by the next run's roll-forward.
         let mut warnings = Vec::new();
-        roll_forward(&self.root, &commit, &mut warnings)?;
+        roll_forward(self.store.as_ref(), &commit, &mut warnings)?;
         inner.warnings.extend(warnings);
         inner.state.apply(&commit);
-        inner.unmerged.push((commit.seq, path, commit.hours));
+        inner.unmerged.push((commit.seq, key, commit.hours));
         Ok(())
     }
 
@@ -560,13 +541,14 @@ impl Dataset {
             .max()
             .unwrap_or(state.last_seq)
             .max(state.last_seq);
+        let key = manifest_key(MANIFEST_FILE);
         let bytes = serde_json::to_vec(&state).map_err(|e| ManifestError::Io {
-            path: self.manifest_dir.join(MANIFEST_FILE),
+            path: PathBuf::from(&key),
             message: e.to_string(),
         })?;
-        write_atomic(&self.manifest_dir, MANIFEST_FILE, &bytes)?;
-        for (_, path, _) in inner.unmerged.drain(..) {
-            let _ = std::fs::remove_file(path);
+        self.store.put(&key, &bytes)?;
+        for (_, key, _) in inner.unmerged.drain(..) {
+            self.store.delete(&key)?;
         }
         inner.state = state;
         Ok(())
@@ -574,10 +556,15 @@ impl Dataset {
 }
 
 fn rel(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    key_of(path.strip_prefix(root).unwrap_or(path))
+}
+
+/// A relative path as a key (`/`-separated).
+fn key_of(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The hour bucket of a part from its partition directories.
@@ -601,48 +588,24 @@ fn hour_of_part(part: &str) -> Option<i64> {
 
 /// Puts the files of `commit` in place and deletes the parts it replaced. Safe to repeat.
 fn roll_forward(
-    root: &Path,
+    store: &dyn Store,
     commit: &Commit,
     warnings: &mut Vec<String>,
 ) -> Result<(), ManifestError> {
     for m in &commit.added {
-        let tmp = root.join(&m.tmp);
-        let dest = root.join(&m.dest);
-        if tmp.exists() {
-            if let Some(dir) = dest.parent() {
-                std::fs::create_dir_all(dir).map_err(io(dir))?;
-            }
-            std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
-        } else if !dest.exists() {
+        if store.exists(&m.tmp)? {
+            store.rename(&m.tmp, &m.dest)?;
+        } else if !store.exists(&m.dest)? {
             warnings.push(format!(
-                "{}: committed by run {} but missing (deleted by hand?)",
-                dest.display(),
+                "{}/{}: committed by run {} but missing (deleted by hand?)",
+                store.location(),
+                m.dest,
                 commit.run
             ));
         }
     }
     for (old, _) in &commit.replaced {
-        let path = root.join(old);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(&path)(e)),
-        }
-    }
-    Ok(())
-}
-
-/// Writes `dir/name` whole: a hidden temporary file, synced, then renamed over it.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ManifestError> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let dest = dir.join(name);
-    let mut f = File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+        store.delete(old)?;
     }
     Ok(())
 }

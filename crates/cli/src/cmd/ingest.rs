@@ -13,9 +13,9 @@ pub struct Args {
     /// (needs --from and --to).
     #[arg(required = true, value_name = "SOURCE")]
     sources: Vec<String>,
-    /// The dataset directory (created if missing).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    /// The dataset: a directory (created if missing) or s3://BUCKET/PREFIX.
+    #[arg(long, value_name = "DIR|S3_URI")]
+    out: String,
     /// Record layout of files without a header line: AWS's format string
     /// (`${version} ${account-id} ...`) or field names separated by spaces. Default: AWS's
     /// default format (the 14 version-2 fields).
@@ -113,17 +113,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_summary(
-    out: &mut dyn Write,
-    s: &IngestSummary,
-    dir: &std::path::Path,
-) -> std::io::Result<()> {
+fn print_summary(out: &mut dyn Write, s: &IngestSummary, dir: &str) -> std::io::Result<()> {
     let rate = if s.seconds > 0.0 {
         s.records as f64 / s.seconds
     } else {
         0.0
     };
-    writeln!(out, "ingested into {}", dir.display())?;
+    writeln!(out, "ingested into {dir}")?;
     writeln!(
         out,
         "  files:          {} ({} failed, {} already held and skipped, {} replaced)",
@@ -175,7 +171,11 @@ fn print_summary(
         )?;
     }
     for q in &s.quarantine_files {
-        writeln!(out, "bad lines quarantined in {}", dir.join(q).display())?;
+        writeln!(
+            out,
+            "bad lines quarantined in {}/{q}",
+            dir.trim_end_matches('/')
+        )?;
     }
     for w in &s.warnings {
         writeln!(out, "warning: {w}")?;

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use vpcflow_format::Layout;
@@ -15,6 +15,8 @@ use vpcflow_source::ec2::Ec2;
 use vpcflow_source::local::InputFile;
 use vpcflow_source::manifest::Dataset;
 use vpcflow_source::s3::{S3Location, S3Source};
+use vpcflow_source::s3_store::S3Store;
+use vpcflow_source::store::{LocalStore, Store};
 use vpcflow_source::{IngestOptions, IngestSummary, Progress};
 
 /// Everything one run needs.
@@ -22,8 +24,8 @@ use vpcflow_source::{IngestOptions, IngestSummary, Progress};
 pub struct JobSpec {
     /// Local paths, `s3://BUCKET/PREFIX`, `cloudwatch://GROUP`.
     pub sources: Vec<String>,
-    /// The dataset directory.
-    pub out: PathBuf,
+    /// The dataset: a directory or `s3://BUCKET/PREFIX`.
+    pub out: String,
     /// Record layout of inputs without a header line.
     pub format: Option<String>,
     pub strict: bool,
@@ -93,6 +95,10 @@ pub fn validate(spec: &JobSpec) -> anyhow::Result<(IngestOptions, Vec<&'static R
         opts.commit_every = n;
     }
     anyhow::ensure!(!spec.sources.is_empty(), "no sources to read");
+    if spec.out.starts_with("s3://") {
+        S3Location::parse(&spec.out)
+            .with_context(|| format!("{}: expected s3://BUCKET[/PREFIX]", spec.out))?;
+    }
     if let (Some(f), Some(t)) = (spec.from, spec.to) {
         anyhow::ensure!(f < t, "the time range is empty: from must be before to");
     }
@@ -155,15 +161,23 @@ pub fn execute(spec: &JobSpec) -> Result<IngestSummary, JobError> {
     // The output next: a dataset that cannot be written, or that another run holds, stops
     // the job before any source is listed.
     let run_id = vpcflow_source::ingest::new_run_id();
-    let dataset = Dataset::open(&spec.out, &run_id)
-        .with_context(|| format!("output {}", spec.out.display()))?;
-    tracing::info!(run = %run_id, dataset = %spec.out.display(), "dataset opened");
-
-    let aws = if s3_uris.is_empty() && cw_uris.is_empty() {
+    let remote_out = spec.out.starts_with("s3://");
+    let aws = if s3_uris.is_empty() && cw_uris.is_empty() && !remote_out {
         None
     } else {
         Some(spec.aws.load()?)
     };
+    let store: Box<dyn Store> = match &aws {
+        Some(aws) if remote_out => Box::new(S3Store::new(aws, &spec.out)?),
+        _ => Box::new(
+            LocalStore::new(Path::new(&spec.out))
+                .with_context(|| format!("output {}", spec.out))?,
+        ),
+    };
+    let dataset =
+        Dataset::open_store(store, &run_id).with_context(|| format!("output {}", spec.out))?;
+    tracing::info!(run = %run_id, dataset = %spec.out, "dataset opened");
+
     let s3 = match &aws {
         Some(aws) if !s3_uris.is_empty() => {
             let s3 = S3Source::new(aws);
@@ -262,11 +276,20 @@ pub fn execute(spec: &JobSpec) -> Result<IngestSummary, JobError> {
             prices: spec.prices.clone(),
             ..Default::default()
         };
-        let tmp = spec.out.join("_tmp").join(&run_id);
-        let rt = super::runtime()?;
-        let written = rt.block_on(vpcflow_report::rollup::update(
-            &spec.out, &rollups, &hours, &session, &tmp,
-        ));
+        let tmp = dataset.staging().join("_tmp").join(&run_id);
+        let written = if remote_out {
+            update_remote_rollups(&dataset, &rollups, &hours, &session, &tmp)
+        } else {
+            let rt = super::runtime()?;
+            rt.block_on(vpcflow_report::rollup::update(
+                Path::new(&spec.out),
+                &rollups,
+                &hours,
+                &session,
+                &tmp,
+            ))
+            .map_err(anyhow::Error::from)
+        };
         let _ = std::fs::remove_dir_all(&tmp);
         let written = written.context("updating the rollups")?;
         tracing::info!(hours = hours.len(), files = written, "rollups updated");
@@ -274,9 +297,76 @@ pub fn execute(spec: &JobSpec) -> Result<IngestSummary, JobError> {
         true
     };
     dataset.merge(rollups_done)?;
-    vpcflow_arrow::dataset::remove_run_tmp(&spec.out, &run_id);
+    vpcflow_arrow::dataset::remove_run_tmp(dataset.staging(), &run_id);
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Rollups of a dataset in S3: the parts of the hours to recompute are copied to a local
+/// mirror, the rollups computed there, and each hour's file put in place with one PUT (or
+/// deleted when the hour has no rows). A rollup with no table yet covers every hour.
+fn update_remote_rollups(
+    dataset: &Dataset,
+    rollups: &[&'static Report],
+    hours: &std::collections::BTreeSet<i64>,
+    session: &vpcflow_report::SessionOptions,
+    tmp: &Path,
+) -> anyhow::Result<u64> {
+    use vpcflow_report::rollup::{ROLLUP_DIR, rollup_file};
+    let store = dataset.store();
+    let mut hours = hours.clone();
+    let mut missing = false;
+    for r in rollups {
+        missing |= store.list(&format!("{ROLLUP_DIR}/{}/", r.name))?.is_empty();
+    }
+    let parts = store.list("date=")?;
+    if missing {
+        hours.extend(parts.iter().filter_map(|k| hour_of_key(k)));
+    }
+    let mirror = dataset.staging().join("mirror");
+    for key in parts
+        .iter()
+        .filter(|k| hour_of_key(k).is_some_and(|h| hours.contains(&h)))
+    {
+        let local = mirror.join(key);
+        if let Some(dir) = local.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let bytes = store
+            .get(key)?
+            .with_context(|| format!("{}{key}: vanished", store.location()))?;
+        std::fs::write(&local, bytes)?;
+    }
+    std::fs::create_dir_all(&mirror)?;
+    let rt = super::runtime()?;
+    let written = rt.block_on(vpcflow_report::rollup::update(
+        &mirror, rollups, &hours, session, tmp,
+    ))?;
+    for r in rollups {
+        for &h in &hours {
+            let local = rollup_file(&mirror, r.name, h);
+            let key = local
+                .strip_prefix(&mirror)
+                .map(|k| k.display().to_string())
+                .unwrap_or_default();
+            if local.exists() {
+                store.upload(&local, &key)?;
+            } else {
+                store.delete(&key)?;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&mirror);
+    Ok(written)
+}
+
+/// The hour of a part's key (`date=YYYY-MM-DD/hour=HH/...`), in hours since the epoch.
+fn hour_of_key(key: &str) -> Option<i64> {
+    let mut it = key.split('/');
+    let date = it.next()?.strip_prefix("date=")?;
+    let hour: i64 = it.next()?.strip_prefix("hour=")?.parse().ok()?;
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp() / 3600 + hour)
 }
 
 /// The flow logs' own LogFormat for the log groups, else AWS's default format.
@@ -341,7 +431,7 @@ fn show_progress(progress: &Progress, done: &AtomicBool) {
 pub fn summary_json(
     summary: Option<&IngestSummary>,
     error: Option<&JobError>,
-    out: &std::path::Path,
+    out: &str,
 ) -> serde_json::Value {
     let mut v = match summary {
         Some(s) => serde_json::to_value(s).unwrap_or_default(),
@@ -355,7 +445,7 @@ pub fn summary_json(
             _ => "partial",
         };
         obj.insert("status".into(), status.into());
-        obj.insert("dataset".into(), out.display().to_string().into());
+        obj.insert("dataset".into(), out.into());
         if let Some(e) = error {
             obj.insert("error".into(), super::describe(&e.error).into());
         }

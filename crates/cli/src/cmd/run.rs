@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 const CONFIG_KEYS: &str = "\
 Config keys (TOML; relative paths are relative to the config file; examples/job.toml shows each):
-  out = \"DIR\"                     the dataset directory (required)
+  out = \"DIR\"                     the dataset: a directory or s3://BUCKET/PREFIX (required)
   [[source]]                      one per source (at least one), each with exactly one of:
     path = \"DIR or FILE\"            local files (directories walked recursively)
     s3 = \"s3://BUCKET/PREFIX\"       objects in AWS's flow-log key layouts
@@ -58,7 +58,7 @@ pub struct Args {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
-    out: PathBuf,
+    out: String,
     #[serde(default, rename = "source")]
     sources: Vec<SourceConfig>,
     log_stream_prefix: Option<String>,
@@ -191,7 +191,11 @@ fn load(path: &Path, reprocess: bool) -> anyhow::Result<(JobSpec, LogConfig)> {
     }
     let spec = JobSpec {
         sources,
-        out: resolve(base, &config.out),
+        out: if config.out.starts_with("s3://") {
+            config.out
+        } else {
+            resolve(base, Path::new(&config.out)).display().to_string()
+        },
         format: config.format,
         strict: config.strict,
         threads: config.threads,
@@ -268,7 +272,12 @@ pub fn run(args: Args, log: &super::LogArgs) -> anyhow::Result<ExitCode> {
         Err(e) => {
             let e = job::JobError::from(e);
             tracing::error!("{}", super::describe(&e.error));
-            writeln!(out, "{}", job::summary_json(None, Some(&e), &args.config))?;
+            let mut line = job::summary_json(None, Some(&e), "");
+            if let Some(obj) = line.as_object_mut() {
+                obj.remove("dataset");
+                obj.insert("config".into(), args.config.display().to_string().into());
+            }
+            writeln!(out, "{line}")?;
             return Ok(job::exit_code(None, Some(&e)));
         }
     };

@@ -297,3 +297,79 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Every row of the dataset but `unknown_fields`, in a fixed order, as CSV.
+pub fn all_rows(data: &Path) -> String {
+    let o = vpcflow([
+        "query",
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        "csv",
+        "SELECT * EXCLUDE (unknown_fields) FROM flows ORDER BY source, source_line",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
+/// The rows of a query, each as JSON with its fractional numbers rounded, sorted.
+pub fn sorted_rows(data: &Path, sql: &str) -> Vec<String> {
+    let mut v: Vec<String> = query(data, sql)
+        .iter()
+        .map(|r| rounded(r).to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Rows of a rollup table (all hours), sorted.
+pub fn rollup_rows(data: &Path, report: &str) -> Vec<String> {
+    sorted_rows(
+        data,
+        &format!("SELECT * FROM rollup_{}", report.replace('-', "_")),
+    )
+}
+
+/// `v` with its fractional numbers cut to 12 significant digits: sums of floating-point
+/// values differ in their last bits with the order they are added in.
+pub fn rounded(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap();
+            serde_json::Value::String(format!("{f:.12e}"))
+        }
+        serde_json::Value::Object(m) => {
+            serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), rounded(v))).collect())
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(rounded).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `vpcflow generate` into `dir`; returns its totals.
+pub fn generate(
+    dir: &Path,
+    records: u32,
+    files: u32,
+    start: &str,
+    seed: u32,
+    bad_every: u32,
+) -> serde_json::Value {
+    let o = vpcflow([
+        "generate",
+        "--out",
+        dir.to_str().unwrap(),
+        "--records",
+        &records.to_string(),
+        "--files",
+        &files.to_string(),
+        "--start",
+        start,
+        "--seed",
+        &seed.to_string(),
+        "--bad-every",
+        &bad_every.to_string(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&std::fs::read(dir.join("totals.json")).unwrap()).unwrap()
+}

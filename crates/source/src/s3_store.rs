@@ -1,0 +1,389 @@
+//! A dataset under an S3 prefix (`--out s3://BUCKET/PREFIX`).
+//!
+//! Files are written on local disk under a staging directory, uploaded whole (one PUT: an
+//! object is never visible half-written) to `PREFIX/_tmp/...`, and copied to their partition
+//! once their commit (itself one PUT) exists; an interrupted run's copies are finished by the
+//! next run, as with a local dataset.
+//!
+//! The lock is the object `PREFIX/_manifest/LOCK`, created only if absent (`If-None-Match`),
+//! holding its holder and an expiry. The holder renews it (`If-Match` on its own ETag) every
+//! quarter of the lease, and deletes it when done. A run killed without deleting it blocks the
+//! dataset until the lease ends (`VPCFLOW_S3_LOCK_LEASE_SECONDS`, default 600); the next run
+//! then takes the expired lock over with `If-Match`, so two runs cannot both take it.
+
+use crate::aws::AwsContext;
+use crate::manifest::ManifestError;
+use crate::s3::S3Location;
+use crate::store::Store;
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// A dataset under an S3 prefix.
+pub struct S3Store {
+    rt: Arc<tokio::runtime::Runtime>,
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    /// Ends with `/` unless empty.
+    prefix: String,
+    staging: tempfile::TempDir,
+}
+
+fn s3_err(what: String, e: impl std::fmt::Display) -> ManifestError {
+    ManifestError::Io {
+        path: PathBuf::from(what),
+        message: e.to_string(),
+    }
+}
+
+/// Seconds a lock lasts without renewal.
+fn lease_seconds() -> i64 {
+    std::env::var("VPCFLOW_S3_LOCK_LEASE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(600)
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LockBody {
+    holder: String,
+    expires: i64,
+}
+
+impl S3Store {
+    /// The dataset at `uri` (`s3://BUCKET[/PREFIX]`).
+    pub fn new(aws: &AwsContext, uri: &str) -> Result<Self, ManifestError> {
+        let loc = S3Location::parse(uri).ok_or_else(|| ManifestError::Io {
+            path: PathBuf::from(uri),
+            message: "expected s3://BUCKET[/PREFIX]".into(),
+        })?;
+        let conf = aws_sdk_s3::config::Builder::from(&aws.sdk)
+            .force_path_style(aws.custom_endpoint)
+            .build();
+        let mut prefix = loc.prefix;
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        let staging = tempfile::Builder::new()
+            .prefix("vpcflow-staging-")
+            .tempdir()
+            .map_err(|e| s3_err("staging directory".into(), e))?;
+        Ok(Self {
+            rt: aws.rt.clone(),
+            client: aws_sdk_s3::Client::from_conf(conf),
+            bucket: loc.bucket,
+            prefix,
+            staging,
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn uri(&self, key: &str) -> String {
+        format!("s3://{}/{}", self.bucket, self.key(key))
+    }
+
+    /// Writes the lock object: only if absent (`etag` None) or only over `etag`.
+    fn put_lock(&self, holder: &str, etag: Option<&str>) -> Result<Option<String>, ManifestError> {
+        let body = LockBody {
+            holder: holder.to_string(),
+            expires: chrono::Utc::now().timestamp() + lease_seconds(),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(LOCK_KEY))
+            .body(ByteStream::from(bytes));
+        let req = match etag {
+            Some(e) => req.if_match(e),
+            None => req.if_none_match("*"),
+        };
+        match self.rt.block_on(req.send()) {
+            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
+            Err(e) if is_precondition_failed(&e) => Ok(None),
+            Err(e) => Err(s3_err(self.uri(LOCK_KEY), DisplayErrorContext(&e))),
+        }
+    }
+}
+
+const LOCK_KEY: &str = "_manifest/LOCK";
+
+fn is_precondition_failed<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    let code = e.as_service_error().and_then(|s| s.code());
+    matches!(
+        code,
+        Some("PreconditionFailed" | "ConditionalRequestConflict")
+    )
+}
+
+/// The held S3 lock: renewed in the background, deleted on drop.
+struct S3Lock {
+    stop: Arc<AtomicBool>,
+    renewer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for S3Lock {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.renewer.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Store for S3Store {
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+
+    fn staging(&self) -> &Path {
+        self.staging.path()
+    }
+
+    fn lock(&self, holder: &str) -> Result<Box<dyn std::any::Any + Send + Sync>, ManifestError> {
+        let etag = match self.put_lock(holder, None)? {
+            Some(etag) => etag,
+            None => {
+                // Held, or left behind by a run that died: take it over once it has expired.
+                let resp = self.rt.block_on(
+                    self.client
+                        .get_object()
+                        .bucket(&self.bucket)
+                        .key(self.key(LOCK_KEY))
+                        .send(),
+                );
+                let (body, etag) = match resp {
+                    Ok(out) => {
+                        let etag = out.e_tag().unwrap_or_default().to_string();
+                        let bytes = self
+                            .rt
+                            .block_on(out.body.collect())
+                            .map(|b| b.into_bytes().to_vec())
+                            .unwrap_or_default();
+                        (serde_json::from_slice::<LockBody>(&bytes).ok(), etag)
+                    }
+                    Err(e) => return Err(s3_err(self.uri(LOCK_KEY), DisplayErrorContext(&e))),
+                };
+                let now = chrono::Utc::now().timestamp();
+                let taken = match &body {
+                    Some(b) if b.expires > now => None,
+                    _ => self.put_lock(holder, Some(&etag))?,
+                };
+                match taken {
+                    Some(etag) => etag,
+                    None => {
+                        return Err(ManifestError::Locked {
+                            location: self.location(),
+                            holder: body.map_or_else(
+                                || "holder unknown".to_string(),
+                                |b| {
+                                    format!(
+                                        "{}; its lease ends at {}",
+                                        b.holder,
+                                        chrono::DateTime::from_timestamp(b.expires, 0)
+                                            .map(|t| t.to_rfc3339())
+                                            .unwrap_or_default()
+                                    )
+                                },
+                            ),
+                        });
+                    }
+                }
+            }
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let renewer = {
+            let stop = stop.clone();
+            let store = Self {
+                rt: self.rt.clone(),
+                client: self.client.clone(),
+                bucket: self.bucket.clone(),
+                prefix: self.prefix.clone(),
+                staging: tempfile::tempdir().map_err(|e| s3_err("staging".into(), e))?,
+            };
+            let holder = holder.to_string();
+            std::thread::spawn(move || {
+                let period = Duration::from_secs((lease_seconds() / 4).max(1) as u64);
+                let mut etag = etag;
+                let mut last = std::time::Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if last.elapsed() < period {
+                        continue;
+                    }
+                    last = std::time::Instant::now();
+                    match store.put_lock(&holder, Some(&etag)) {
+                        Ok(Some(e)) => etag = e,
+                        Ok(None) => {
+                            tracing::error!(
+                                "{}: the lock was taken over by another run",
+                                store.uri(LOCK_KEY)
+                            );
+                            return;
+                        }
+                        Err(e) => tracing::warn!("renewing the lock: {e}"),
+                    }
+                }
+                let _ = store.rt.block_on(
+                    store
+                        .client
+                        .delete_object()
+                        .bucket(&store.bucket)
+                        .key(store.key(LOCK_KEY))
+                        .if_match(&etag)
+                        .send(),
+                );
+            })
+        };
+        Ok(Box::new(S3Lock {
+            stop,
+            renewer: Some(renewer),
+        }))
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ManifestError> {
+        let resp = self.rt.block_on(
+            self.client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(self.key(key))
+                .send(),
+        );
+        match resp {
+            Ok(out) => {
+                let bytes = self
+                    .rt
+                    .block_on(out.body.collect())
+                    .map_err(|e| s3_err(self.uri(key), e))?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(s3_err(self.uri(key), DisplayErrorContext(&e))),
+        }
+    }
+
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ManifestError> {
+        self.rt
+            .block_on(
+                self.client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(self.key(key))
+                    .body(ByteStream::from(bytes.to_vec()))
+                    .send(),
+            )
+            .map_err(|e| s3_err(self.uri(key), DisplayErrorContext(&e)))?;
+        Ok(())
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, ManifestError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(self.key(prefix))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = self.rt.block_on(pages.next()) {
+            let page = page.map_err(|e| s3_err(self.uri(prefix), DisplayErrorContext(&e)))?;
+            for obj in page.contents() {
+                if let Some(k) = obj.key().and_then(|k| k.strip_prefix(&self.prefix)) {
+                    out.push(k.to_string());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, ManifestError> {
+        let resp = self.rt.block_on(
+            self.client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(self.key(key))
+                .send(),
+        );
+        match resp {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+            Err(e) => Err(s3_err(self.uri(key), DisplayErrorContext(&e))),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<(), ManifestError> {
+        self.rt
+            .block_on(
+                self.client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(self.key(key))
+                    .send(),
+            )
+            .map_err(|e| s3_err(self.uri(key), DisplayErrorContext(&e)))?;
+        Ok(())
+    }
+
+    fn delete_prefix(&self, prefix: &str) -> Result<(), ManifestError> {
+        for key in self.list(prefix)? {
+            self.delete(&key)?;
+        }
+        Ok(())
+    }
+
+    fn upload(&self, file: &Path, key: &str) -> Result<(), ManifestError> {
+        let body = self
+            .rt
+            .block_on(ByteStream::from_path(file))
+            .map_err(|e| s3_err(file.display().to_string(), e))?;
+        self.rt
+            .block_on(
+                self.client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(self.key(key))
+                    .body(body)
+                    .send(),
+            )
+            .map_err(|e| s3_err(self.uri(key), DisplayErrorContext(&e)))?;
+        let _ = std::fs::remove_file(file);
+        Ok(())
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<(), ManifestError> {
+        self.rt
+            .block_on(
+                self.client
+                    .copy_object()
+                    .bucket(&self.bucket)
+                    .copy_source(format!("{}/{}", self.bucket, self.key(from)))
+                    .key(self.key(to))
+                    .send(),
+            )
+            .map_err(|e| s3_err(self.uri(to), DisplayErrorContext(&e)))?;
+        self.delete(from)
+    }
+
+    fn local_copy(&self, key: &str, scratch: &Path) -> Result<PathBuf, ManifestError> {
+        let bytes = self.get(key)?.ok_or_else(|| ManifestError::Io {
+            path: PathBuf::from(self.uri(key)),
+            message: "not found".into(),
+        })?;
+        std::fs::create_dir_all(scratch).map_err(crate::store::io(scratch))?;
+        let path = scratch.join(key.replace('/', "_"));
+        std::fs::write(&path, bytes).map_err(crate::store::io(&path))?;
+        Ok(path)
+    }
+}
