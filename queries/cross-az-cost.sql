@@ -82,22 +82,34 @@ pairs AS (
          bytes, confidence, peer_az_source, region
   FROM resolved
   WHERE billable_path
+),
+-- Summed per AZ pair and region first, so the price table is joined to a handful of rows.
+by_region AS (
+  SELECT COALESCE(src_az, 'unknown') AS src_az_id,
+         COALESCE(dst_az, 'unknown') AS dst_az_id,
+         region,
+         SUM(bytes) AS bytes,
+         COUNT(*) AS records,
+         array_agg(DISTINCT peer_az_source) AS peer_az_sources,
+         array_agg(DISTINCT confidence) AS confidences
+  FROM pairs
+  WHERE src_az IS NULL OR dst_az IS NULL OR src_az <> dst_az
+  GROUP BY 1, 2, 3
 )
-SELECT COALESCE(src_az, 'unknown') AS src_az_id,
-       COALESCE(dst_az, 'unknown') AS dst_az_id,
-       SUM(bytes) AS bytes,
-       SUM(bytes) / MAX(d.bytes_per_gb) AS gb,
-       CASE WHEN MAX(src_az) IS NOT NULL AND MAX(dst_az) IS NOT NULL
-            THEN SUM(bytes / d.bytes_per_gb
+SELECT b.src_az_id,
+       b.dst_az_id,
+       SUM(b.bytes) AS bytes,
+       SUM(b.bytes) / MAX(d.bytes_per_gb) AS gb,
+       CASE WHEN b.src_az_id <> 'unknown' AND b.dst_az_id <> 'unknown'
+            THEN SUM(b.bytes / d.bytes_per_gb
                      * (COALESCE(pr.cross_az_out_per_gb, d.cross_az_out_per_gb)
                         + COALESCE(pr.cross_az_in_per_gb, d.cross_az_in_per_gb))) END AS cost_usd,
-       COUNT(*) AS records,
-       array_to_string(array_sort(array_agg(DISTINCT peer_az_source)), ',') AS peer_az_source,
-       array_to_string(array_sort(array_agg(DISTINCT confidence)), ',') AS confidence,
+       SUM(b.records) AS records,
+       array_to_string(array_sort(array_distinct(flatten(array_agg(b.peer_az_sources)))), ',') AS peer_az_source,
+       array_to_string(array_sort(array_distinct(flatten(array_agg(b.confidences)))), ',') AS confidence,
        MAX(d.as_of) AS prices_as_of
-FROM pairs
+FROM by_region b
 CROSS JOIN (SELECT * FROM prices WHERE region = 'default') d
-LEFT JOIN prices pr ON pr.region = pairs.region
-WHERE src_az IS NULL OR dst_az IS NULL OR src_az <> dst_az
-GROUP BY COALESCE(src_az, 'unknown'), COALESCE(dst_az, 'unknown')
-ORDER BY bytes DESC, src_az_id, dst_az_id
+LEFT JOIN prices pr ON pr.region = b.region
+GROUP BY b.src_az_id, b.dst_az_id
+ORDER BY bytes DESC, b.src_az_id, b.dst_az_id
