@@ -431,6 +431,11 @@ impl Dataset {
                 }
             })
             .collect();
+        // New files go up first, outside the lock (a no-op for a local dataset).
+        for m in &added {
+            self.store.upload(&staging.join(&m.tmp), &m.tmp)?;
+        }
+        let new_files = added.len();
         // Held while the parts are rewritten, so that no other commit rewrites them too.
         let mut inner = self.inner();
         let held: Vec<SourceEntry> = sources
@@ -472,7 +477,7 @@ impl Dataset {
                 replaced.push((part.clone(), dest));
             }
         }
-        for m in &added {
+        for m in &added[new_files..] {
             self.store.upload(&staging.join(&m.tmp), &m.tmp)?;
         }
         self.commit_locked(
