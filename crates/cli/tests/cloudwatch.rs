@@ -159,6 +159,31 @@ logs.put_log_events(logGroupName='custom', logStreamName='eni-0ccc0000000000003-
         rows,
         [serde_json::json!({"interface_id": "eni-0ccc0000000000003"})]
     );
+
+    // The scheduled job over the same group: a window of the last 2 hours, read once.
+    let config = d.write(
+        "job.toml",
+        format!(
+            "out = \"ds4\"\n[[source]]\ncloudwatch = \"vpc-flow-logs\"\n[window]\nlast_hours = 2\ndelay_minutes = 0\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n",
+            moto.endpoint
+        ),
+    );
+    let job = || {
+        let o = moto.vpcflow(&["run", "--config", config.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_str::<Value>(stdout(&o).trim()).unwrap()
+    };
+    let first = job();
+    assert_eq!(
+        (first["files"].as_i64(), first["records"].as_i64()),
+        (Some(2), Some(240))
+    );
+    let again = job();
+    assert_eq!(
+        again["records"], 0,
+        "only the minutes since the last run: {again}"
+    );
+    assert_eq!(query_i64(&d.join("ds4"), "SELECT count(*) FROM flows"), 240);
 }
 
 #[test]

@@ -611,3 +611,64 @@ print('\n'.join(keys))
         util::rollup_rows(&reference, "interface-traffic")
     );
 }
+
+#[test]
+fn a_job_config_reads_s3_and_writes_s3() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    let gen_dir = d.join("gen");
+    let totals = util::generate(&gen_dir, 3000, 4, "2025-12-01T00:00:00Z", 3, 0);
+    moto.python(&format!(
+        r#"
+s3.create_bucket(Bucket='logs')
+s3.create_bucket(Bucket='lake')
+root = '{}'
+for dirpath, _, names in os.walk(root):
+    for n in names:
+        if n.endswith('.log.gz'):
+            s3.put_object(Bucket='logs', Key=os.path.relpath(os.path.join(dirpath, n), root), Body=open(os.path.join(dirpath, n), 'rb').read())
+"#,
+        gen_dir.display()
+    ));
+    let config = d.write(
+        "job.toml",
+        format!(
+            r#"out = "s3://lake/vpc-flows"
+rollups = ["interface-traffic"]
+[[source]]
+s3 = "s3://logs/AWSLogs/123456789012/vpcflowlogs/us-east-1/"
+[window]
+from = "2025-12-01"
+to = "2025-12-01"
+[aws]
+region = "us-east-1"
+endpoint_url = "{}"
+"#,
+            moto.endpoint
+        ),
+    );
+    let o = moto.vpcflow(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(line["status"], "ok");
+    assert_eq!(line["dataset"], "s3://lake/vpc-flows");
+    assert_eq!(line["records"], totals["records"]);
+    let keys = moto.python(
+        "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='lake')['Contents']))",
+    );
+    assert!(
+        keys.contains("vpc-flows/_rollups/interface-traffic/date=2025-12-01/hour=00.parquet"),
+        "{keys}"
+    );
+    assert!(keys.contains("vpc-flows/_manifest/manifest.json"), "{keys}");
+    assert!(
+        keys.lines()
+            .any(|k| k.starts_with("vpc-flows/date=2025-12-01/hour=00/part-"))
+    );
+    let o = moto.vpcflow(&["run", "--config", config.to_str().unwrap()]);
+    let again: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(
+        (again["files"].as_i64(), again["skipped"].as_i64()),
+        (Some(0), Some(4))
+    );
+}
