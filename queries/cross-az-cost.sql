@@ -8,11 +8,16 @@
 --  * Not cross-AZ: internet peers, the addresses AWS reserves in each subnet (the first four
 --    and the last, the DNS resolver among them), sublocations, and Transit Gateway and
 --    PrivateLink hops (free across AZs since 2022).
+-- The records are first summed per address pair and everything else the cost depends on, so
+-- the joins below see one row per conversation, not one per record.
 WITH f AS (
-  SELECT srcaddr, dstaddr, bytes, direction, local_az_id, local_vpc_id, local_interface_type,
-         sublocation_type, next_hop_az_id, next_hop_interface_type, region
+  SELECT srcaddr, dstaddr, direction, local_az_id, local_vpc_id, local_interface_type,
+         sublocation_type, next_hop_az_id, next_hop_interface_type, region,
+         SUM(bytes) AS bytes, COUNT(*) AS records
   FROM flows_unique
   WHERE log_status = 'OK' AND action = 'ACCEPT' AND bytes > 0
+  GROUP BY srcaddr, dstaddr, direction, local_az_id, local_vpc_id, local_interface_type,
+           sublocation_type, next_hop_az_id, next_hop_interface_type, region
 ),
 -- Facts about addresses, from every record (duplicates change none of them), so that the
 -- de-duplicated set `f` above is computed once.
@@ -48,7 +53,9 @@ peer_facts AS (
          CASE WHEN COUNT(DISTINCT sn.az_id) = 1 THEN MIN(sn.az_id) END AS subnet_az,
          COALESCE(BOOL_OR(ipv4_to_int(p.peer_ip) - sn.net_lo < 4 OR ipv4_to_int(p.peer_ip) = sn.net_hi), false) AS reserved,
          MIN(ei.interface_type) AS peer_type,
-         MIN(l.az_id) AS learned_az
+         MIN(l.az_id) AS learned_az,
+         -- Per distinct peer (an aggregate, so that it is not pushed down to every record).
+         COALESCE(BOOL_OR(is_private_ip(p.peer_ip)), false) AS private
   FROM peers p
   LEFT JOIN egress_ips l ON l.ip = p.peer_ip
   LEFT JOIN eni_ips ei
@@ -59,7 +66,7 @@ peer_facts AS (
   GROUP BY p.peer_ip, p.vpc_key
 ),
 resolved AS (
-  SELECT h.bytes, h.confidence, h.region,
+  SELECT h.bytes, h.records, h.confidence, h.region,
          COALESCE(h.next_hop_az_id, pf.eni_az, pf.subnet_az, pf.learned_az) AS peer_az,
          CASE WHEN h.next_hop_az_id IS NOT NULL THEN 'next_hop'
               WHEN pf.eni_az IS NOT NULL THEN 'eni_inventory'
@@ -67,7 +74,7 @@ resolved AS (
               WHEN pf.learned_az IS NOT NULL THEN 'learned'
               ELSE 'unknown' END AS peer_az_source,
          h.local_az_id,
-         (COALESCE(is_private_ip(h.peer_ip), false)
+         (pf.private
           AND NOT pf.reserved
           AND h.sublocation_type IS NULL
           AND COALESCE(h.local_interface_type, '') NOT IN ('transit_gateway', 'vpc_endpoint', 'gateway_load_balancer_endpoint')
@@ -79,7 +86,7 @@ resolved AS (
 pairs AS (
   SELECT CASE WHEN confidence = 'sender_egress' THEN local_az_id ELSE peer_az END AS src_az,
          CASE WHEN confidence = 'sender_egress' THEN peer_az ELSE local_az_id END AS dst_az,
-         bytes, confidence, peer_az_source, region
+         bytes, records, confidence, peer_az_source, region
   FROM resolved
   WHERE billable_path
 ),
@@ -89,7 +96,7 @@ by_region AS (
          COALESCE(dst_az, 'unknown') AS dst_az_id,
          region,
          SUM(bytes) AS bytes,
-         COUNT(*) AS records,
+         SUM(records) AS records,
          array_agg(DISTINCT peer_az_source) AS peer_az_sources,
          array_agg(DISTINCT confidence) AS confidences
   FROM pairs
