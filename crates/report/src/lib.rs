@@ -182,6 +182,14 @@ async fn multi_logged_enis(ctx: &SessionContext) -> Result<Vec<String>, QueryErr
 }
 
 fn session(data: &Path) -> Result<SessionContext, QueryError> {
+    if data.to_str().is_some_and(|d| d.starts_with("s3://")) {
+        return Err(QueryError::Dataset {
+            path: data.display().to_string(),
+            message: "vpcflow query and report read a local dataset; query one in S3 with \
+                      Athena or DuckDB, or copy it (aws s3 sync) and point --data at the copy"
+                .into(),
+        });
+    }
     let meta = std::fs::metadata(data).map_err(|e| QueryError::Dataset {
         path: data.display().to_string(),
         message: e.to_string(),
