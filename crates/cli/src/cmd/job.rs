@@ -44,7 +44,8 @@ pub struct JobSpec {
     pub rollups: Vec<String>,
     pub inventory: Option<PathBuf>,
     pub prices: Option<PathBuf>,
-    /// Draw a progress bar on a terminal.
+    /// Draw a progress bar on a terminal (otherwise, and for `run`, progress is logged every
+    /// 30 seconds at level info).
     pub progress: bool,
 }
 
@@ -246,8 +247,10 @@ pub fn execute(spec: &JobSpec) -> Result<IngestSummary, JobError> {
     let done = AtomicBool::new(false);
     let mut summary = std::thread::scope(|s| {
         let bar = s.spawn(|| {
-            if spec.progress {
+            if spec.progress && std::io::stderr().is_terminal() {
                 show_progress(&progress, &done)
+            } else {
+                log_progress(&progress, &done)
             }
         });
         let r = vpcflow_source::ingest::ingest_inputs(
@@ -403,10 +406,27 @@ fn cloudwatch_layout(
     }
 }
 
-fn show_progress(progress: &Progress, done: &AtomicBool) {
-    if !std::io::stderr().is_terminal() {
-        return;
+/// Where there is no terminal (a scheduler's log): a progress line every 30 seconds.
+fn log_progress(progress: &Progress, done: &AtomicBool) {
+    let started = Instant::now();
+    let mut last = Instant::now();
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        if last.elapsed() >= Duration::from_secs(30) {
+            last = Instant::now();
+            tracing::info!(
+                seconds = started.elapsed().as_secs(),
+                bytes_read = progress.bytes_read.load(Ordering::Relaxed),
+                bytes_total = progress.total_bytes.load(Ordering::Relaxed),
+                records = progress.records.load(Ordering::Relaxed),
+                files_done = progress.files_done.load(Ordering::Relaxed),
+                "progress"
+            );
+        }
     }
+}
+
+fn show_progress(progress: &Progress, done: &AtomicBool) {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template(
