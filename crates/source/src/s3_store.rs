@@ -23,13 +23,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A dataset under an S3 prefix.
+#[derive(Clone)]
 pub struct S3Store {
     rt: Arc<tokio::runtime::Runtime>,
     client: aws_sdk_s3::Client,
     bucket: String,
     /// Ends with `/` unless empty.
     prefix: String,
-    staging: tempfile::TempDir,
+    staging: Arc<tempfile::TempDir>,
 }
 
 fn s3_err(what: String, e: impl std::fmt::Display) -> ManifestError {
@@ -77,7 +78,7 @@ impl S3Store {
             client: aws_sdk_s3::Client::from_conf(conf),
             bucket: loc.bucket,
             prefix,
-            staging,
+            staging: Arc::new(staging),
         })
     }
 
@@ -205,13 +206,7 @@ impl Store for S3Store {
         let stop = Arc::new(AtomicBool::new(false));
         let renewer = {
             let stop = stop.clone();
-            let store = Self {
-                rt: self.rt.clone(),
-                client: self.client.clone(),
-                bucket: self.bucket.clone(),
-                prefix: self.prefix.clone(),
-                staging: tempfile::tempdir().map_err(|e| s3_err("staging".into(), e))?,
-            };
+            let store = self.clone();
             let holder = holder.to_string();
             std::thread::spawn(move || {
                 let period = Duration::from_secs((lease_seconds() / 4).max(1) as u64);
