@@ -357,6 +357,35 @@ impl QuarantineWriter {
     }
 }
 
+/// Copies the quarantine file `src` to `dest` without the lines of the sources in `drop`.
+/// Returns the lines kept; when none are, `dest` is not created.
+pub fn rewrite_quarantine_without_sources(
+    src: &Path,
+    dest: &Path,
+    drop: &std::collections::HashSet<String>,
+) -> Result<usize, DatasetError> {
+    use std::io::BufRead;
+    let input = std::io::BufReader::new(File::open(src).map_err(io_err(src))?);
+    let mut kept = Vec::new();
+    for line in input.lines() {
+        let line = line.map_err(io_err(src))?;
+        let source = serde_json::from_str::<QuarantinedLine>(&line)
+            .map(|q| q.source)
+            .unwrap_or_default();
+        if !drop.contains(&source) {
+            kept.push(line);
+        }
+    }
+    if !kept.is_empty() {
+        let mut out = File::create(dest).map_err(io_err(dest))?;
+        for line in &kept {
+            writeln!(out, "{line}").map_err(io_err(dest))?;
+        }
+        out.sync_all().map_err(io_err(dest))?;
+    }
+    Ok(kept.len())
+}
+
 /// Copies the Parquet file `src` to `dest` without the rows whose `source` column is in
 /// `drop`. Returns the rows kept; when none are, `dest` is not created.
 pub fn rewrite_without_sources(

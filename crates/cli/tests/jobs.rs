@@ -183,6 +183,26 @@ fn killed_and_failed_runs_are_finished_by_the_next_run_exactly_once() {
         rollup_rows(&reference, "interface-traffic")
     );
     assert_eq!(leftovers(&ds), Vec::<PathBuf>::new());
+    // --reprocess, with every object too large to hold in memory (written to files of its
+    // own): each record and each bad line is replaced, not added again.
+    let o = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(args(&ds))
+        .args(["--reprocess", "--stage-bytes", "100000"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let s: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(s["replaced"], 36);
+    assert_eq!(
+        all_rows(&ds),
+        expected_rows,
+        "row for row after --reprocess"
+    );
+    assert_eq!(quarantined(&ds), quarantined(&reference));
+    assert_eq!(
+        rollup_rows(&ds, "interface-traffic"),
+        rollup_rows(&reference, "interface-traffic")
+    );
     // Nothing is left to read.
     let (code, s, _) = ingest(&[logs, "--out", ds.to_str().unwrap()]);
     assert_eq!(code, 0);

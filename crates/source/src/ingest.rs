@@ -316,18 +316,23 @@ impl Segment {
     fn commit(self, shared: &Shared<'_>, summary: &mut IngestSummary) -> Result<(), IngestError> {
         let mut files = self.writer.finish()?;
         let parts: Vec<String> = files.iter().map(|f| f.dest.display().to_string()).collect();
+        let quarantine = self.quarantine.finish()?;
+        let quarantine_dest = quarantine.as_ref().map(|q| q.dest.display().to_string());
         let sources = self
             .sources
             .into_iter()
             .map(|(mut s, apart)| {
                 if !apart {
                     s.parts = parts.clone();
+                    if s.bad_lines > 0 {
+                        s.parts.extend(quarantine_dest.clone());
+                    }
                 }
                 s
             })
             .collect();
         files.extend(self.extra);
-        if let Some(q) = self.quarantine.finish()? {
+        if let Some(q) = quarantine {
             summary.quarantine_files.push(q.dest.display().to_string());
             files.push(q);
         }
@@ -413,6 +418,12 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
                 .map(|f| f.dest.display().to_string())
                 .collect(),
         };
+        result.summary.quarantine_files.extend(
+            written_apart
+                .iter()
+                .filter(|f| f.dest.extension().is_some_and(|e| e == "jsonl"))
+                .map(|f| f.dest.display().to_string()),
+        );
         segment.sources.push((entry, !written_apart.is_empty()));
         segment.extra.extend(written_apart);
         if segment.text_bytes >= shared.opts.commit_every {

@@ -89,7 +89,8 @@ pub struct SourceEntry {
     /// the fault are in the dataset, and the source is not read again unless it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Parquet files (relative to the root) that may hold its records.
+    /// Files (relative to the root) that may hold its records: Parquet parts, and the
+    /// quarantine files that hold its bad lines.
     pub parts: Vec<String>,
 }
 
@@ -456,9 +457,18 @@ impl Dataset {
                 let src = self.store.local_copy(part, &tmp_dir.join("fetched"))?;
                 let seq = inner.rewrites;
                 inner.rewrites += 1;
-                let name = format!("part-{run_id}-r{seq:05}.parquet");
+                let quarantine = part.ends_with(".jsonl");
+                let name = if quarantine {
+                    format!("{run_id}-r{seq:05}.jsonl")
+                } else {
+                    format!("part-{run_id}-r{seq:05}.parquet")
+                };
                 let tmp = tmp_dir.join(format!("{name}.tmp"));
-                let kept = dataset::rewrite_without_sources(&src, &tmp, &drop)?;
+                let kept = if quarantine {
+                    dataset::rewrite_quarantine_without_sources(&src, &tmp, &drop)?
+                } else {
+                    dataset::rewrite_without_sources(&src, &tmp, &drop)?
+                };
                 if src.starts_with(&tmp_dir) {
                     // A copy fetched from a remote store.
                     let _ = std::fs::remove_file(&src);

@@ -63,6 +63,10 @@ pub struct Args {
     /// TOML price table for the cross-az-cost rollup.
     #[arg(long, value_name = "FILE")]
     prices: Option<PathBuf>,
+    /// Arrow bytes of one input held in memory before it is written to files of its own
+    /// (default 64 MiB; for tests).
+    #[arg(long, value_name = "BYTES", hide = true)]
+    stage_bytes: Option<usize>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -85,6 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         log_stream_prefix: args.log_stream_prefix,
         reprocess: args.reprocess,
         commit_every: args.commit_every,
+        stage_bytes: args.stage_bytes,
         rollups: args.rollup,
         inventory: args.inventory,
         prices: args.prices,

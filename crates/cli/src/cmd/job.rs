@@ -40,6 +40,8 @@ pub struct JobSpec {
     pub reprocess: bool,
     /// Text bytes a worker reads between commits.
     pub commit_every: Option<u64>,
+    /// Arrow bytes of one input held in memory before it goes to files of its own.
+    pub stage_bytes: Option<usize>,
     /// Reports kept as hourly rollups.
     pub rollups: Vec<String>,
     pub inventory: Option<PathBuf>,
@@ -90,6 +92,9 @@ pub fn validate(spec: &JobSpec) -> anyhow::Result<(IngestOptions, Vec<&'static R
     if let Some(n) = spec.threads {
         anyhow::ensure!(n > 0, "threads must be at least 1");
         opts.threads = n;
+    }
+    if let Some(n) = spec.stage_bytes {
+        opts.stage_bytes = n;
     }
     if let Some(n) = spec.commit_every {
         anyhow::ensure!(n > 0, "commit-every must be at least 1 byte");

@@ -225,6 +225,7 @@ fn load(path: &Path, reprocess: bool) -> anyhow::Result<(JobSpec, LogConfig)> {
         log_stream_prefix: config.log_stream_prefix,
         reprocess,
         commit_every: config.commit_every_mb.map(|m| m << 20),
+        stage_bytes: None,
         rollups: config.rollups,
         inventory: config.inventory.map(|p| resolve(base, &p)),
         prices: config.prices.map(|p| resolve(base, &p)),
