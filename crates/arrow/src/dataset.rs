@@ -71,6 +71,22 @@ pub fn partition_dir(bucket: HourBucket) -> String {
     }
 }
 
+/// The hour bucket of a path in the dataset, from its `date=YYYY-MM-DD` and `hour=HH`
+/// directories (the inverse of [`partition_dir`]); `None` outside the hour partitions.
+pub fn partition_hour(path: &str) -> HourBucket {
+    let mut date = None;
+    let mut hour = None;
+    for c in path.split('/') {
+        if let Some(d) = c.strip_prefix("date=") {
+            date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+        } else if let Some(h) = c.strip_prefix("hour=") {
+            hour = h.parse::<i64>().ok();
+        }
+    }
+    let day = date?.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
+    Some(day.div_euclid(3600) + hour?)
+}
+
 /// Parquet settings of the dataset: zstd, dictionary encoding, page statistics.
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
@@ -455,5 +471,12 @@ mod tests {
             partition_dir(hour_bucket(None)),
             "date=unknown/hour=unknown"
         );
+        let bucket = hour_bucket(Some(1616729292));
+        assert_eq!(
+            partition_hour(&format!("{}/part-x.parquet", partition_dir(bucket))),
+            bucket
+        );
+        assert_eq!(partition_hour("date=unknown/hour=unknown/p.parquet"), None);
+        assert_eq!(partition_hour("_quarantine/x.jsonl"), None);
     }
 }

@@ -19,6 +19,7 @@ use parquet::arrow::ArrowWriter;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use vpcflow_arrow::dataset::partition_hour;
 
 /// Directory (under the dataset root) of the rollup tables.
 pub const ROLLUP_DIR: &str = "_rollups";
@@ -41,30 +42,20 @@ pub fn dataset_hours(root: &Path) -> Result<BTreeSet<i64>, QueryError> {
     };
     for day in std::fs::read_dir(root).map_err(io)? {
         let day = day.map_err(io)?;
-        let name = day.file_name().to_string_lossy().into_owned();
-        let Some(date) = name
-            .strip_prefix("date=")
-            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        else {
+        let day_name = day.file_name().to_string_lossy().into_owned();
+        if !day_name.starts_with("date=") || !day.path().is_dir() {
             continue;
-        };
-        let base = date
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc().timestamp() / 3600)
-            .unwrap_or_default();
+        }
         for hour in std::fs::read_dir(day.path()).map_err(io)? {
             let hour = hour.map_err(io)?;
             let has_files = std::fs::read_dir(hour.path())
                 .map(|mut d| d.next().is_some())
                 .unwrap_or(false);
-            if let Some(h) = hour
-                .file_name()
-                .to_string_lossy()
-                .strip_prefix("hour=")
-                .and_then(|h| h.parse::<i64>().ok())
+            let name = format!("{day_name}/{}", hour.file_name().to_string_lossy());
+            if let Some(h) = partition_hour(&name)
                 && has_files
             {
-                out.insert(base + h);
+                out.insert(h);
             }
         }
     }

@@ -481,7 +481,7 @@ impl Dataset {
                         dest: dest.clone(),
                     });
                 }
-                if let Some(h) = hour_of_part(part) {
+                if let Some(h) = dataset::partition_hour(part) {
                     hours.insert(h);
                 }
                 replaced.push((part.clone(), dest));
@@ -582,25 +582,6 @@ fn key_of(path: &Path) -> String {
         .join("/")
 }
 
-/// The hour bucket of a part from its partition directories.
-fn hour_of_part(part: &str) -> Option<i64> {
-    let mut date = None;
-    let mut hour = None;
-    for c in part.split('/') {
-        if let Some(d) = c.strip_prefix("date=") {
-            date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
-        } else if let Some(h) = c.strip_prefix("hour=") {
-            hour = h.parse::<i64>().ok();
-        }
-    }
-    let days = date?
-        .and_hms_opt(0, 0, 0)?
-        .and_utc()
-        .timestamp()
-        .div_euclid(3600);
-    Some(days + hour?)
-}
-
 /// Puts the files of `commit` in place and deletes the parts it replaced. Safe to repeat.
 fn roll_forward(
     store: &dyn Store,
@@ -641,15 +622,6 @@ mod tests {
         );
         assert_eq!(subtract_ranges(5, 12, &[(0, 4), (5, 12)]), []);
         assert_eq!(subtract_ranges(0, 3, &[]), [(0, 3)]);
-    }
-
-    #[test]
-    fn part_hours() {
-        assert_eq!(
-            hour_of_part("date=2021-03-26/hour=03/part-x.parquet"),
-            Some(1616727600 / 3600)
-        );
-        assert_eq!(hour_of_part("date=unknown/hour=unknown/p.parquet"), None);
     }
 
     #[test]

@@ -320,6 +320,7 @@ fn update_remote_rollups(
     session: &vpcflow_report::SessionOptions,
     tmp: &Path,
 ) -> anyhow::Result<u64> {
+    use vpcflow_arrow::dataset::partition_hour;
     use vpcflow_report::rollup::{ROLLUP_DIR, rollup_file};
     let store = dataset.store();
     let mut hours = hours.clone();
@@ -329,12 +330,12 @@ fn update_remote_rollups(
     }
     let parts = store.list("date=")?;
     if missing {
-        hours.extend(parts.iter().filter_map(|k| hour_of_key(k)));
+        hours.extend(parts.iter().filter_map(|k| partition_hour(k)));
     }
     let mirror = dataset.staging().join("mirror");
     for key in parts
         .iter()
-        .filter(|k| hour_of_key(k).is_some_and(|h| hours.contains(&h)))
+        .filter(|k| partition_hour(k).is_some_and(|h| hours.contains(&h)))
     {
         let local = mirror.join(key);
         if let Some(dir) = local.parent() {
@@ -366,15 +367,6 @@ fn update_remote_rollups(
     }
     let _ = std::fs::remove_dir_all(&mirror);
     Ok(written)
-}
-
-/// The hour of a part's key (`date=YYYY-MM-DD/hour=HH/...`), in hours since the epoch.
-fn hour_of_key(key: &str) -> Option<i64> {
-    let mut it = key.split('/');
-    let date = it.next()?.strip_prefix("date=")?;
-    let hour: i64 = it.next()?.strip_prefix("hour=")?.parse().ok()?;
-    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
-    Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp() / 3600 + hour)
 }
 
 /// The flow logs' own LogFormat for the log groups, else AWS's default format.
