@@ -17,7 +17,6 @@ use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -178,25 +177,6 @@ pub fn new_run_id() -> String {
     )
 }
 
-/// Ingests local `files` into the dataset at `root`: opens it (taking its lock), skips the
-/// files it already holds, replaces changed ones, reads the rest and merges the manifest.
-pub fn ingest_files(
-    files: &[InputFile],
-    root: &Path,
-    opts: &IngestOptions,
-    progress: &Progress,
-) -> Result<IngestSummary, IngestError> {
-    let run_id = new_run_id();
-    let dataset = Dataset::open(root, &run_id)?;
-    let plan = dataset.plan(files.to_vec(), false);
-    let mut summary = ingest_inputs(&plan.read, &dataset, &run_id, opts, progress, &open_local)?;
-    summary.skipped = plan.skipped;
-    summary.replaced = plan.replace.len() as u64;
-    dataset.merge(false)?;
-    vpcflow_arrow::dataset::remove_run_tmp(root, &run_id);
-    Ok(summary)
-}
-
 /// Reads `files` (opened by `open`: local files, S3 objects, ...) into `dataset`, in
 /// parallel, committing as it goes.
 ///
@@ -287,8 +267,8 @@ struct Segment {
     quarantine: QuarantineWriter,
     /// Files of inputs too large to hold in memory, written apart.
     extra: Vec<PendingFile>,
-    /// Inputs read, each with its own files when it was written apart.
-    sources: Vec<(SourceEntry, bool)>,
+    /// Inputs read; one written apart already names its own files in `parts`.
+    sources: Vec<SourceEntry>,
     text_bytes: u64,
 }
 
@@ -321,8 +301,8 @@ impl Segment {
         let sources = self
             .sources
             .into_iter()
-            .map(|(mut s, apart)| {
-                if !apart {
+            .map(|mut s| {
+                if s.parts.is_empty() {
                     s.parts = parts.clone();
                     if s.bad_lines > 0 {
                         s.parts.extend(quarantine_dest.clone());
@@ -424,7 +404,7 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
                 .filter(|f| f.dest.extension().is_some_and(|e| e == "jsonl"))
                 .map(|f| f.dest.display().to_string()),
         );
-        segment.sources.push((entry, !written_apart.is_empty()));
+        segment.sources.push(entry);
         segment.extra.extend(written_apart);
         if segment.text_bytes >= shared.opts.commit_every {
             let next = Segment::new(shared, &segment_name())?;

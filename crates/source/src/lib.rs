@@ -19,7 +19,7 @@ pub mod s3;
 pub mod s3_store;
 pub mod store;
 
-pub use ingest::{IngestOptions, IngestSummary, Progress, ingest_files};
+pub use ingest::{IngestOptions, IngestSummary, Progress};
 
 /// An error that stops a run.
 #[derive(Debug, thiserror::Error)]

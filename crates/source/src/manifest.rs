@@ -110,11 +110,8 @@ pub struct Commit {
     pub seq: u64,
     /// The run that made it.
     pub run: String,
-    /// Sources read (or, for a replacement, whose parts changed).
+    /// Sources read; one the dataset held already replaces its earlier entry.
     pub sources: Vec<SourceEntry>,
-    /// Sources no longer held (their records were removed from `replaced` parts).
-    #[serde(default)]
-    pub forget: Vec<String>,
     /// Files added.
     pub added: Vec<Move>,
     /// Parts rewritten: the old part and its replacement (none when no row was left).
@@ -140,9 +137,6 @@ pub struct State {
 
 impl State {
     fn apply(&mut self, c: &Commit) {
-        for id in &c.forget {
-            self.sources.remove(id);
-        }
         if !c.replaced.is_empty() {
             let map: HashMap<&str, Option<&str>> = c
                 .replaced
@@ -357,11 +351,6 @@ impl Dataset {
     /// Notes from opening (files a commit named that were missing).
     pub fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut self.inner().warnings)
-    }
-
-    /// A copy of the current state.
-    pub fn state(&self) -> State {
-        self.inner().state.clone()
     }
 
     /// Decides which of `inputs` to read: new ones, changed ones (to replace) and, with

@@ -61,15 +61,11 @@ pub struct JobError {
 impl<E: Into<anyhow::Error>> From<E> for JobError {
     fn from(e: E) -> Self {
         let error: anyhow::Error = e.into();
+        // IngestError::Manifest names its ManifestError as its source: the chain reaches it.
         let locked = error.chain().any(|c| {
             matches!(
                 c.downcast_ref::<vpcflow_source::manifest::ManifestError>(),
                 Some(vpcflow_source::manifest::ManifestError::Locked { .. })
-            ) || matches!(
-                c.downcast_ref::<vpcflow_source::IngestError>(),
-                Some(vpcflow_source::IngestError::Manifest(
-                    vpcflow_source::manifest::ManifestError::Locked { .. }
-                ))
             )
         });
         Self { error, locked }
@@ -284,7 +280,10 @@ pub fn execute(spec: &JobSpec) -> Result<IngestSummary, JobError> {
             prices: spec.prices.clone(),
             ..Default::default()
         };
-        let tmp = dataset.staging().join("_tmp").join(&run_id);
+        let tmp = dataset
+            .staging()
+            .join(vpcflow_arrow::dataset::TMP_DIR)
+            .join(&run_id);
         let written = if remote_out {
             update_remote_rollups(&dataset, &rollups, &hours, &session, &tmp)
         } else {
@@ -298,7 +297,6 @@ pub fn execute(spec: &JobSpec) -> Result<IngestSummary, JobError> {
             ))
             .map_err(anyhow::Error::from)
         };
-        let _ = std::fs::remove_dir_all(&tmp);
         let written = written.context("updating the rollups")?;
         tracing::info!(hours = hours.len(), files = written, "rollups updated");
         summary.rollup_hours = hours.len() as u64;
