@@ -95,7 +95,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         prices: args.prices,
         progress: true,
     };
-    let result = job::execute(&spec);
+    let result = job::validate(&spec)
+        .map_err(job::JobError::from)
+        .and_then(|checked| job::execute(&spec, checked));
     let mut out = std::io::stdout().lock();
     match result {
         Ok(summary) => {

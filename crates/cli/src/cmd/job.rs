@@ -72,9 +72,15 @@ impl<E: Into<anyhow::Error>> From<E> for JobError {
     }
 }
 
+/// A job checked before any work: the options the ingest runs with and the rollups it keeps.
+pub struct Checked {
+    opts: IngestOptions,
+    rollups: Vec<&'static Report>,
+}
+
 /// Checks what can be checked before any work: layout, rollup names, inventory, prices,
 /// local sources, threads.
-pub fn validate(spec: &JobSpec) -> anyhow::Result<(IngestOptions, Vec<&'static Report>)> {
+pub fn validate(spec: &JobSpec) -> anyhow::Result<Checked> {
     let layout = match &spec.format {
         Some(f) => Layout::parse_format(f)
             .context("the record format (--format, or format in a job config)")?,
@@ -134,13 +140,13 @@ pub fn validate(spec: &JobSpec) -> anyhow::Result<(IngestOptions, Vec<&'static R
         anyhow::ensure!(spec.max_in_flight > 0, "max-in-flight must be at least 1");
         opts.threads = opts.threads.max(spec.max_in_flight);
     }
-    Ok((opts, rollups))
+    Ok(Checked { opts, rollups })
 }
 
-/// Runs the job; the summary says what it did.
-pub fn execute(spec: &JobSpec) -> Result<IngestSummary, JobError> {
+/// Runs the job `validate` checked; the summary says what it did.
+pub fn execute(spec: &JobSpec, checked: Checked) -> Result<IngestSummary, JobError> {
     let started = Instant::now();
-    let (mut opts, rollups) = validate(spec)?;
+    let Checked { mut opts, rollups } = checked;
     let is_s3 = |s: &&String| s.starts_with("s3://");
     let is_cw = |s: &&String| s.starts_with("cloudwatch://");
     let local: Vec<PathBuf> = spec

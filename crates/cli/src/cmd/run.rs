@@ -279,11 +279,12 @@ pub fn run(args: Args, log: &super::LogArgs) -> anyhow::Result<ExitCode> {
             .or(log_config.and_then(|l| l.format.as_deref())),
     );
     let mut out = std::io::stdout().lock();
-    let loaded = loaded.and_then(|(spec, log)| {
-        job::validate(&spec).with_context(|| format!("config {}", args.config.display()))?;
-        Ok((spec, log))
+    let loaded = loaded.and_then(|(spec, _)| {
+        let checked =
+            job::validate(&spec).with_context(|| format!("config {}", args.config.display()))?;
+        Ok((spec, checked))
     });
-    let (spec, _) = match loaded {
+    let (spec, checked) = match loaded {
         Ok(l) => l,
         Err(e) => {
             let e = job::JobError::from(e);
@@ -302,7 +303,7 @@ pub fn run(args: Args, log: &super::LogArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "{spec:#?}")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let result = job::execute(&spec);
+    let result = job::execute(&spec, checked);
     let (summary, error) = match &result {
         Ok(s) => (Some(s), None),
         Err(e) => (None, Some(e)),
