@@ -108,7 +108,8 @@ pub async fn open_with(
     let prices = PriceTable::load(opts.prices.as_deref())?;
     let ctx = session(data)?;
     let ranged = opts.from.is_some() || opts.to.is_some();
-    register_flows(&ctx, data, if ranged { "flows_all" } else { "flows" })?;
+    let all = if ranged { "flows_all" } else { "flows" };
+    register_flows(&ctx, data, all)?;
     if ranged {
         let mut conds = Vec::new();
         let day = |t: i64| {
@@ -142,12 +143,14 @@ pub async fn open_with(
     inventory::register(&ctx, inventory.as_ref())?;
     prices.register(&ctx)?;
     udf::register(&ctx);
-    ctx.sql(&format!(
-        "CREATE VIEW flows_enriched AS {}",
+    let enriched = if inventory.is_some() {
         reports::FLOWS_ENRICHED
-    ))
-    .await?;
-    let unique = match multi_logged_enis(&ctx).await? {
+    } else {
+        reports::FLOWS_ENRICHED_BARE
+    };
+    ctx.sql(&format!("CREATE VIEW flows_enriched AS {enriched}"))
+        .await?;
+    let unique = match multi_logged_enis(&ctx, all).await? {
         multi if multi.is_empty() => "SELECT * FROM flows_enriched".to_string(),
         multi => {
             let list = multi
@@ -163,8 +166,25 @@ pub async fn open_with(
     Ok((ctx, prices))
 }
 
-/// ENIs logged by more than one flow log: only their records can be duplicates.
-async fn multi_logged_enis(ctx: &SessionContext) -> Result<Vec<String>, QueryError> {
+/// ENIs logged by more than one flow log: only their records can be duplicates. `all` is the
+/// table with the whole dataset: when it holds one flow log (its Parquet statistics answer
+/// that without reading a row), there are none.
+async fn multi_logged_enis(ctx: &SessionContext, all: &str) -> Result<Vec<String>, QueryError> {
+    let (_, bounds) = sql(
+        ctx,
+        &format!("SELECT MIN(flow_log_id) <> MAX(flow_log_id) AS several FROM {all}"),
+    )
+    .await?;
+    let several = bounds.first().and_then(|b| {
+        b.column(0)
+            .as_any()
+            .downcast_ref::<arrow::array::BooleanArray>()
+            .filter(|c| c.len() == 1 && arrow::array::Array::is_valid(*c, 0))
+            .map(|c| c.value(0))
+    });
+    if several != Some(true) {
+        return Ok(Vec::new());
+    }
     let (_, batches) = sql(
         ctx,
         "SELECT interface_id FROM flows WHERE flow_log_id IS NOT NULL AND interface_id IS NOT NULL \
@@ -227,13 +247,33 @@ fn parquet_listing(partitions: &[&str]) -> ListingOptions {
         )
 }
 
+/// `schema` with its top-level strings as `Utf8View`: the Parquet reader then points into the
+/// decoded dictionary pages instead of copying every value (most flow-log columns are
+/// low-cardinality strings), as DataFusion does for the schemas it infers.
+fn view_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 => {
+                Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+            }
+            _ => f.clone(),
+        })
+        .collect();
+    Arc::new(arrow::datatypes::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ))
+}
+
 /// Registers the dataset at `data` as table `name` in `ctx`.
 pub fn register_flows(ctx: &SessionContext, data: &Path, name: &str) -> Result<(), QueryError> {
     let url = directory_url(data)?;
     let options = parquet_listing(&PARTITION_COLUMNS);
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
-        .with_schema(flow_schema());
+        .with_schema(view_schema(&flow_schema()));
     let table = ListingTable::try_new(config)?;
     ctx.register_table(name, Arc::new(table))?;
     Ok(())

@@ -84,6 +84,9 @@ pub const REPORTS: &[Report] = &[
 /// The view every report reads (`flows` plus what the inventory adds).
 pub const FLOWS_ENRICHED: &str = include_str!("../../../queries/_flows_enriched.sql");
 
+/// `FLOWS_ENRICHED` without an inventory (no joins).
+pub const FLOWS_ENRICHED_BARE: &str = include_str!("../../../queries/_flows_enriched_bare.sql");
+
 /// The view the reports read where duplicates across flow logs must count once.
 pub const FLOWS_UNIQUE: &str = include_str!("../../../queries/_flows_unique.sql");
 
