@@ -8,28 +8,33 @@
 --  * Not cross-AZ: internet peers, the addresses AWS reserves in each subnet (the first four
 --    and the last, the DNS resolver among them), sublocations, and Transit Gateway and
 --    PrivateLink hops (free across AZs since 2022).
--- The records are first summed per address pair and everything else the cost depends on, so
--- the joins below see one row per conversation, not one per record.
+-- The records are read once: summed into a table with one row per conversation (address pair,
+-- ENI and everything else the cost depends on), which the query below reads instead of the
+-- records.
+CREATE OR REPLACE TABLE cross_az_conversations AS
+SELECT interface_id, srcaddr, dstaddr, direction, local_az_id, local_vpc_id,
+       local_interface_type, sublocation_type, next_hop_az_id, next_hop_interface_type, region,
+       COALESCE(SUM(bytes) FILTER (WHERE action = 'ACCEPT' AND bytes > 0), 0) AS bytes,
+       COUNT(*) FILTER (WHERE action = 'ACCEPT' AND bytes > 0) AS records
+FROM flows_unique
+WHERE log_status = 'OK'
+GROUP BY interface_id, srcaddr, dstaddr, direction, local_az_id, local_vpc_id,
+         local_interface_type, sublocation_type, next_hop_az_id, next_hop_interface_type, region;
+
 WITH f AS (
-  SELECT srcaddr, dstaddr, direction, local_az_id, local_vpc_id, local_interface_type,
-         sublocation_type, next_hop_az_id, next_hop_interface_type, region,
-         SUM(bytes) AS bytes, COUNT(*) AS records
-  FROM flows_unique
-  WHERE log_status = 'OK' AND action = 'ACCEPT' AND bytes > 0
-  GROUP BY srcaddr, dstaddr, direction, local_az_id, local_vpc_id, local_interface_type,
-           sublocation_type, next_hop_az_id, next_hop_interface_type, region
+  SELECT * FROM cross_az_conversations WHERE records > 0
 ),
--- Facts about addresses, from every record (duplicates change none of them), so that the
--- de-duplicated set `f` above is computed once.
+-- Facts about addresses, from every OK record, accepted or not.
 egress_ips AS (
   SELECT srcaddr AS ip,
          CASE WHEN COUNT(DISTINCT local_az_id) = 1 THEN MIN(local_az_id) END AS az_id
-  FROM flows_enriched
-  WHERE direction = 'egress' AND log_status = 'OK' AND srcaddr IS NOT NULL
+  FROM cross_az_conversations
+  WHERE direction = 'egress' AND srcaddr IS NOT NULL
   GROUP BY srcaddr
 ),
 logged_ips AS (
-  SELECT ip FROM eni_ips WHERE interface_id IN (SELECT DISTINCT interface_id FROM flows)
+  SELECT ip FROM eni_ips
+  WHERE interface_id IN (SELECT DISTINCT interface_id FROM cross_az_conversations)
   UNION
   SELECT ip FROM egress_ips
 ),
@@ -44,8 +49,8 @@ hops AS (
 peers AS (
   SELECT DISTINCT CASE WHEN direction = 'egress' THEN dstaddr ELSE srcaddr END AS peer_ip,
          COALESCE(local_vpc_id, '') AS vpc_key, local_vpc_id
-  FROM flows_enriched
-  WHERE log_status = 'OK' AND action = 'ACCEPT' AND bytes > 0 AND direction IS NOT NULL
+  FROM f
+  WHERE direction IS NOT NULL
 ),
 peer_facts AS (
   SELECT p.peer_ip, p.vpc_key,

@@ -1,9 +1,8 @@
 -- interface-traffic: one row per ENI. Bytes and packets of OK records, in and out by
 -- direction (accepted and rejected alike; rejected bytes are also shown apart). Exact
 -- duplicate records (the same ENI logged by two flow logs) count once.
-WITH f AS (
-  SELECT * FROM flows_unique WHERE interface_id IS NOT NULL
-)
+-- Summed per ENI first; the inventory's description is joined to the sums.
+WITH per_eni AS (
 SELECT f.interface_id,
        COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction = 'ingress' THEN bytes END), 0) AS bytes_in,
        COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction = 'egress' THEN bytes END), 0) AS bytes_out,
@@ -21,11 +20,21 @@ SELECT f.interface_id,
        MAX(local_subnet_id) AS subnet_id,
        MAX(local_vpc_id) AS vpc_id,
        MAX(local_instance_id) AS instance_id,
-       MAX(COALESCE(local_interface_type, e.interface_type)) AS interface_type,
-       MAX(e.description) AS description,
+       -- local_interface_type already falls back to the inventory's type
+       MAX(local_interface_type) AS interface_type,
        to_timestamp_seconds(MIN(start)) AS first_seen,
        to_timestamp_seconds(MAX("end")) AS last_seen
-FROM f
-LEFT JOIN enis e ON e.interface_id = f.interface_id
+FROM flows_unique f
+WHERE f.interface_id IS NOT NULL
 GROUP BY f.interface_id
-ORDER BY bytes_in + bytes_out DESC, f.interface_id
+),
+descriptions AS (
+  SELECT interface_id, MAX(description) AS description FROM enis GROUP BY interface_id
+)
+SELECT p.interface_id, p.bytes_in, p.bytes_out, p.packets_in, p.packets_out, p.records,
+       p.rejected_records, p.rejected_bytes, p.bytes_unknown_direction, p.distinct_peers,
+       p.records_nodata, p.records_skipdata, p.az_id, p.subnet_id, p.vpc_id, p.instance_id,
+       p.interface_type, d.description, p.first_seen, p.last_seen
+FROM per_eni p
+LEFT JOIN descriptions d ON d.interface_id = p.interface_id
+ORDER BY p.bytes_in + p.bytes_out DESC, p.interface_id

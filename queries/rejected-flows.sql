@@ -1,35 +1,56 @@
 -- rejected-flows: rejected traffic by source, destination port, protocol and ENI.
 -- src_ip is the packet's original source (pkt-srcaddr where logged). A source that tried 20
 -- or more distinct ports in the range is a scan suspect.
-WITH r AS (
-  SELECT interface_id, COALESCE(pkt_srcaddr, srcaddr) AS src_ip, dstport, protocol, packets,
-         bytes, start, "end", direction, reject_reason, tcp_flags
-  FROM flows_unique
-  WHERE action = 'REJECT' AND log_status = 'OK'
-),
-sources AS (
-  SELECT COALESCE(pkt_srcaddr, srcaddr) AS src_ip, COUNT(DISTINCT dstport) AS ports_tried,
-         COUNT(DISTINCT COALESCE(pkt_dstaddr, dstaddr)) AS hosts_tried
-  FROM flows
-  WHERE action = 'REJECT' AND log_status = 'OK'
-  GROUP BY 1
-)
-SELECT r.src_ip,
-       r.dstport AS dst_port,
-       r.protocol,
-       r.interface_id,
+-- The rejected records are read once: summed into a table per report row, destination and
+-- reject reason, which the query below reads twice (per source, and per report row).
+CREATE OR REPLACE TABLE rejected_groups AS
+SELECT COALESCE(pkt_srcaddr, srcaddr) AS src_ip,
+       COALESCE(pkt_dstaddr, dstaddr) AS dst_ip,
+       dstport, protocol, interface_id, reject_reason,
        COUNT(*) AS records,
-       SUM(r.packets) AS packets,
-       SUM(r.bytes) AS bytes,
-       to_timestamp_seconds(MIN(r.start)) AS first_seen,
-       to_timestamp_seconds(MAX(r."end")) AS last_seen,
-       MAX(r.direction) AS flow_direction,
-       string_agg(DISTINCT r.reject_reason, ',') AS reject_reason,
-       COUNT(*) FILTER (WHERE r.tcp_flags = 2) AS syn_only_records,
-       MAX(s.ports_tried) AS src_ports_tried,
-       MAX(s.hosts_tried) AS src_hosts_tried,
-       MAX(s.ports_tried) >= 20 AS scan_suspect
-FROM r
-JOIN sources s ON s.src_ip = r.src_ip
-GROUP BY r.src_ip, r.dstport, r.protocol, r.interface_id
-ORDER BY records DESC, bytes DESC, r.src_ip, dst_port, r.protocol, r.interface_id
+       SUM(packets) AS packets,
+       SUM(bytes) AS bytes,
+       MIN(start) AS first_start,
+       MAX("end") AS last_end,
+       MAX(direction) AS flow_direction,
+       COUNT(*) FILTER (WHERE tcp_flags = 2) AS syn_only_records
+FROM flows_unique
+WHERE action = 'REJECT' AND log_status = 'OK'
+GROUP BY 1, 2, dstport, protocol, interface_id, reject_reason;
+
+WITH sources AS (
+  SELECT src_ip, COUNT(DISTINCT dstport) AS ports_tried, COUNT(DISTINCT dst_ip) AS hosts_tried
+  FROM rejected_groups
+  GROUP BY src_ip
+),
+groups AS (
+  SELECT src_ip, dstport, protocol, interface_id,
+         SUM(records) AS records,
+         SUM(packets) AS packets,
+         SUM(bytes) AS bytes,
+         MIN(first_start) AS first_start,
+         MAX(last_end) AS last_end,
+         MAX(flow_direction) AS flow_direction,
+         string_agg(DISTINCT reject_reason, ',' ORDER BY reject_reason) AS reject_reason,
+         SUM(syn_only_records) AS syn_only_records
+  FROM rejected_groups
+  GROUP BY src_ip, dstport, protocol, interface_id
+)
+SELECT g.src_ip,
+       g.dstport AS dst_port,
+       g.protocol,
+       g.interface_id,
+       g.records,
+       g.packets,
+       g.bytes,
+       to_timestamp_seconds(g.first_start) AS first_seen,
+       to_timestamp_seconds(g.last_end) AS last_seen,
+       g.flow_direction,
+       g.reject_reason,
+       g.syn_only_records,
+       s.ports_tried AS src_ports_tried,
+       s.hosts_tried AS src_hosts_tried,
+       s.ports_tried >= 20 AS scan_suspect
+FROM sources s -- the small side first: it is the one held in memory
+JOIN groups g ON g.src_ip = s.src_ip
+ORDER BY records DESC, bytes DESC, g.src_ip, dst_port, g.protocol, g.interface_id

@@ -316,6 +316,39 @@ fn bad_arguments_are_clear_errors() {
     );
     let e = err(&["report", "idle-interfaces", "--data", data]);
     assert!(e.contains("needs --inventory"), "{e}");
+    let e = err(&["query", "--data", data, " ; "]);
+    assert!(e.contains("no SQL statement given"), "{e}");
+}
+
+#[test]
+fn query_runs_several_statements_and_prints_the_last() {
+    let d = Dir::new();
+    let out = d.join("flows");
+    ingest(&[
+        repo_root().join("sample-logs").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let data = out.to_str().unwrap();
+    let one = stdout(&vpcflow([
+        "query",
+        "--data",
+        data,
+        "--output",
+        "csv",
+        "SELECT interface_id, COUNT(*) AS n FROM flows GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3",
+    ]));
+    let two = stdout(&vpcflow([
+        "query",
+        "--data",
+        data,
+        "--output",
+        "csv",
+        "CREATE TABLE per_eni AS SELECT interface_id, COUNT(*) AS n FROM flows GROUP BY 1; \
+         SELECT interface_id, n FROM per_eni ORDER BY 2 DESC, 1 LIMIT 3",
+    ]));
+    assert_eq!(one.lines().count(), 4, "{one}");
+    assert_eq!(one, two);
 }
 
 #[test]

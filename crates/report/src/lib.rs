@@ -332,12 +332,25 @@ pub async fn run_report(
     Ok((schema, out))
 }
 
-/// Runs one SQL statement and collects its result.
+/// Runs SQL and collects the result of its last statement. Statements are separated by `;`;
+/// the ones before the last prepare it, e.g. `CREATE OR REPLACE TABLE t AS SELECT ...` to
+/// compute once what the last one reads several times (DataFusion inlines a `WITH` query
+/// wherever it is named).
 pub async fn sql(
     ctx: &SessionContext,
     sql: &str,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
-    let df = ctx.sql(sql).await?;
+    let mut statements = datafusion::sql::parser::DFParser::parse_sql(sql)?;
+    let Some(last) = statements.pop_back() else {
+        return Err(QueryError::Invalid("no SQL statement given".into()));
+    };
+    let state = ctx.state();
+    for statement in statements {
+        let plan = state.statement_to_plan(statement).await?;
+        ctx.execute_logical_plan(plan).await?.collect().await?;
+    }
+    let plan = ctx.state().statement_to_plan(last).await?;
+    let df = ctx.execute_logical_plan(plan).await?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
     Ok((schema, batches))

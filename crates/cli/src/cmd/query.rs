@@ -16,7 +16,9 @@ pub struct Args {
     /// How to print the result.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
-    /// The SQL statement; the dataset is the table `flows`.
+    /// The SQL; the dataset is the table `flows`. Several statements separated by `;` run in
+    /// order and the last one's result is printed (e.g. `CREATE TABLE t AS SELECT ...;
+    /// SELECT ... FROM t`).
     sql: String,
 }
 
