@@ -14,7 +14,7 @@ use crate::schema::flow_schema;
 use arrow::record_batch::RecordBatch;
 use chrono::DateTime;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -100,6 +100,13 @@ pub fn writer_properties() -> WriterProperties {
         // context, and pages of 32k rows keep the open pages of every column small.
         .set_data_page_row_count_limit(1 << 15)
         .set_write_batch_size(8192)
+        // Nearly unique per row: a dictionary would be abandoned or no smaller, and interning
+        // every value costs the writer more than any other column.
+        .set_column_dictionary_enabled("bytes".into(), false)
+        .set_column_dictionary_enabled("packets".into(), false)
+        .set_column_dictionary_enabled("srcport".into(), false)
+        .set_column_dictionary_enabled("source_line".into(), false)
+        .set_column_encoding("source_line".into(), Encoding::DELTA_BINARY_PACKED)
         .set_created_by(format!("vpcflow {}", env!("CARGO_PKG_VERSION")))
         .build()
 }
