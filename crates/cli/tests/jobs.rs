@@ -681,3 +681,54 @@ fn bad_job_configs_fail_before_any_work() {
         assert!(!d.join("ds").exists(), "{what}: no work was done");
     }
 }
+
+#[test]
+fn each_source_names_only_the_files_of_its_hours() {
+    let d = Dir::new();
+    let ds = d.join("ds");
+    // Twelve five-minute objects from 00:30 to 01:30: one worker writes them all into one
+    // commit, with files for hours 00 and 01 (and 02 for records that run past 01:30).
+    generate(&d.join("g"), 12_000, 12, "2025-12-01T00:30:00Z", 5, 0);
+    let (code, _, o) = ingest(&[
+        d.join("g/AWSLogs").to_str().unwrap(),
+        "--out",
+        ds.to_str().unwrap(),
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{}", stderr(&o));
+    // The hour partitions each source's records are in, from the data.
+    let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in util::query(
+        &ds,
+        "SELECT DISTINCT source, 'date=' || date || '/hour=' || hour AS p FROM flows \
+         ORDER BY source, p",
+    ) {
+        want.entry(row["source"].as_str().unwrap().to_string())
+            .or_default()
+            .push(row["p"].as_str().unwrap().to_string());
+    }
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(ds.join("_manifest/manifest.json")).unwrap())
+            .unwrap();
+    let sources = manifest["sources"].as_object().unwrap();
+    assert_eq!(sources.len(), 12);
+    let mut all_partitions = std::collections::BTreeSet::new();
+    for entry in sources.values() {
+        let mut named: Vec<String> = entry["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let p = p.as_str().unwrap();
+                p[..p.rfind('/').unwrap()].to_string()
+            })
+            .collect();
+        named.sort();
+        named.dedup();
+        all_partitions.extend(named.iter().cloned());
+        let source = entry["source"].as_str().unwrap();
+        assert_eq!(Some(&named), want.get(source), "{source}: {entry}");
+    }
+    assert!(all_partitions.len() >= 2, "{all_partitions:?}");
+}

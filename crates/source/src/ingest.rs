@@ -267,8 +267,9 @@ struct Segment {
     quarantine: QuarantineWriter,
     /// Files of inputs too large to hold in memory, written apart.
     extra: Vec<PendingFile>,
-    /// Inputs read; one written apart already names its own files in `parts`.
-    sources: Vec<SourceEntry>,
+    /// Inputs read, with the hours their records went to in `writer`; one written apart
+    /// already names its own files in `parts`.
+    sources: Vec<(SourceEntry, Vec<HourBucket>)>,
     text_bytes: u64,
 }
 
@@ -295,15 +296,21 @@ impl Segment {
     /// Closes the files and commits them with their inputs.
     fn commit(self, shared: &Shared<'_>, summary: &mut IngestSummary) -> Result<(), IngestError> {
         let mut files = self.writer.finish()?;
-        let parts: Vec<String> = files.iter().map(|f| f.dest.display().to_string()).collect();
         let quarantine = self.quarantine.finish()?;
         let quarantine_dest = quarantine.as_ref().map(|q| q.dest.display().to_string());
+        // Each input names the files of the hours it wrote to, not every file of the segment,
+        // so the manifest grows with the inputs, not with inputs times files (an input's
+        // records of one hour can only be in that hour's files).
         let sources = self
             .sources
             .into_iter()
-            .map(|mut s| {
+            .map(|(mut s, buckets)| {
                 if s.parts.is_empty() {
-                    s.parts = parts.clone();
+                    s.parts = files
+                        .iter()
+                        .filter(|f| buckets.contains(&f.bucket))
+                        .map(|f| f.dest.display().to_string())
+                        .collect();
                     if s.bad_lines > 0 {
                         s.parts.extend(quarantine_dest.clone());
                     }
@@ -372,7 +379,7 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
                 error: error.clone(),
             });
         }
-        let written_apart = match stage.finish_into(&mut segment) {
+        let (written_apart, buckets) = match stage.finish_into(&mut segment) {
             Ok(apart) => apart,
             Err(e) => {
                 segment.abort();
@@ -404,7 +411,7 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
                 .filter(|f| f.dest.extension().is_some_and(|e| e == "jsonl"))
                 .map(|f| f.dest.display().to_string()),
         );
-        segment.sources.push(entry);
+        segment.sources.push((entry, buckets));
         segment.extra.extend(written_apart);
         if segment.text_bytes >= shared.opts.commit_every {
             let next = Segment::new(shared, &segment_name())?;
@@ -489,22 +496,30 @@ impl<'a> Stage<'a> {
         Ok(())
     }
 
-    /// Hands the records to the segment; returns the input's own files when it has them.
-    fn finish_into(self, segment: &mut Segment) -> Result<Vec<PendingFile>, IngestError> {
+    /// Hands the records to the segment. Returns the input's own files when it has them (an
+    /// input too large to hold), or else the hours of the segment's files its records went to.
+    fn finish_into(
+        self,
+        segment: &mut Segment,
+    ) -> Result<(Vec<PendingFile>, Vec<HourBucket>), IngestError> {
         if let Some((w, q)) = self.apart {
             let mut files = w.finish()?;
             if let Some(q) = q.finish()? {
                 files.push(q);
             }
-            return Ok(files);
+            return Ok((files, Vec::new()));
         }
+        let mut buckets = Vec::new();
         for (bucket, b) in self.batches {
             segment.writer.write(bucket, &b)?;
+            if !buckets.contains(&bucket) {
+                buckets.push(bucket);
+            }
         }
         for (source, line, error, text) in self.bad {
             segment.quarantine.push(&source, line, &error, &text)?;
         }
-        Ok(Vec::new())
+        Ok((Vec::new(), buckets))
     }
 
     fn abort(self) {
