@@ -147,6 +147,18 @@ fn check_known_answers(data: &Path, inventory: &[&str], totals: &Value, expect_u
     assert_eq!(unknown, expect_unknown);
 }
 
+/// `sample-logs/` ingested into `d/flows`.
+fn sample_dataset(d: &Dir) -> std::path::PathBuf {
+    let out = d.join("flows");
+    let (code, _, _) = ingest(&[
+        repo_root().join("sample-logs").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "sample-logs/malformed holds bad lines on purpose");
+    out
+}
+
 #[test]
 fn known_answers_v5_without_inventory() {
     let d = Dir::new();
@@ -176,13 +188,7 @@ fn known_answers_v2_with_inventory() {
 #[test]
 fn golden_outputs_on_sample_logs() {
     let d = Dir::new();
-    let out = d.join("flows");
-    let (code, _, _) = ingest(&[
-        repo_root().join("sample-logs").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 2, "sample-logs/malformed holds bad lines on purpose");
+    let out = sample_dataset(&d);
     let inv = repo_root().join("sample-logs/inventory");
     let bless = std::env::var_os("VPCFLOW_BLESS").is_some();
     let list = stdout(&vpcflow(["report", "--list"]));
@@ -222,12 +228,7 @@ fn golden_outputs_on_sample_logs() {
 #[test]
 fn time_range_prunes_and_filters() {
     let d = Dir::new();
-    let out = d.join("flows");
-    ingest(&[
-        repo_root().join("sample-logs").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = sample_dataset(&d);
     // The v5 object's records start before 00:05; the rest after.
     let rows = report(
         &out,
@@ -323,12 +324,7 @@ fn bad_arguments_are_clear_errors() {
 #[test]
 fn query_runs_several_statements_and_prints_the_last() {
     let d = Dir::new();
-    let out = d.join("flows");
-    ingest(&[
-        repo_root().join("sample-logs").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = sample_dataset(&d);
     let data = out.to_str().unwrap();
     let one = stdout(&vpcflow([
         "query",
@@ -354,12 +350,7 @@ fn query_runs_several_statements_and_prints_the_last() {
 #[test]
 fn prices_file_changes_the_cost_and_is_named() {
     let d = Dir::new();
-    let out = d.join("flows");
-    ingest(&[
-        repo_root().join("sample-logs").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = sample_dataset(&d);
     let inv = repo_root().join("sample-logs/inventory");
     let prices = d.write(
         "p.toml",
