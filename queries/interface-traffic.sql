@@ -3,30 +3,30 @@
 -- duplicate records (the same ENI logged by two flow logs) count once.
 -- Summed per ENI first; the inventory's description is joined to the sums.
 WITH per_eni AS (
-SELECT f.interface_id,
-       COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction = 'ingress' THEN bytes END), 0) AS bytes_in,
-       COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction = 'egress' THEN bytes END), 0) AS bytes_out,
-       COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction = 'ingress' THEN packets END), 0) AS packets_in,
-       COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction = 'egress' THEN packets END), 0) AS packets_out,
-       COUNT(*) AS records,
-       COUNT(*) FILTER (WHERE action = 'REJECT') AS rejected_records,
-       COALESCE(SUM(CASE WHEN log_status = 'OK' AND action = 'REJECT' THEN bytes END), 0) AS rejected_bytes,
-       COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction IS NULL THEN bytes END), 0) AS bytes_unknown_direction,
-       COUNT(DISTINCT CASE WHEN direction = 'egress' THEN dstaddr
-                           WHEN direction = 'ingress' THEN srcaddr END) AS distinct_peers,
-       COUNT(*) FILTER (WHERE log_status = 'NODATA') AS records_nodata,
-       COUNT(*) FILTER (WHERE log_status = 'SKIPDATA') AS records_skipdata,
-       MAX(local_az_id) AS az_id,
-       MAX(local_subnet_id) AS subnet_id,
-       MAX(local_vpc_id) AS vpc_id,
-       MAX(local_instance_id) AS instance_id,
-       -- local_interface_type already falls back to the inventory's type
-       MAX(local_interface_type) AS interface_type,
-       to_timestamp_seconds(MIN(start)) AS first_seen,
-       to_timestamp_seconds(MAX("end")) AS last_seen
-FROM flows_unique f
-WHERE f.interface_id IS NOT NULL
-GROUP BY f.interface_id
+  SELECT f.interface_id,
+         COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction = 'ingress' THEN bytes END), 0) AS bytes_in,
+         COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction = 'egress' THEN bytes END), 0) AS bytes_out,
+         COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction = 'ingress' THEN packets END), 0) AS packets_in,
+         COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction = 'egress' THEN packets END), 0) AS packets_out,
+         COUNT(*) AS records,
+         COUNT(*) FILTER (WHERE action = 'REJECT') AS rejected_records,
+         COALESCE(SUM(CASE WHEN log_status = 'OK' AND action = 'REJECT' THEN bytes END), 0) AS rejected_bytes,
+         COALESCE(SUM(CASE WHEN log_status = 'OK' AND direction IS NULL THEN bytes END), 0) AS bytes_unknown_direction,
+         COUNT(DISTINCT CASE WHEN direction = 'egress' THEN dstaddr
+                             WHEN direction = 'ingress' THEN srcaddr END) AS distinct_peers,
+         COUNT(*) FILTER (WHERE log_status = 'NODATA') AS records_nodata,
+         COUNT(*) FILTER (WHERE log_status = 'SKIPDATA') AS records_skipdata,
+         MAX(local_az_id) AS az_id,
+         MAX(local_subnet_id) AS subnet_id,
+         MAX(local_vpc_id) AS vpc_id,
+         MAX(local_instance_id) AS instance_id,
+         -- local_interface_type already falls back to the inventory's type
+         MAX(local_interface_type) AS interface_type,
+         to_timestamp_seconds(MIN(start)) AS first_seen,
+         to_timestamp_seconds(MAX("end")) AS last_seen
+  FROM flows_unique f
+  WHERE f.interface_id IS NOT NULL
+  GROUP BY f.interface_id
 ),
 descriptions AS (
   SELECT interface_id, MAX(description) AS description FROM enis GROUP BY interface_id

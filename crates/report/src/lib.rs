@@ -344,9 +344,8 @@ pub async fn sql(
     let Some(last) = statements.pop_back() else {
         return Err(QueryError::Invalid("no SQL statement given".into()));
     };
-    let state = ctx.state();
     for statement in statements {
-        let plan = state.statement_to_plan(statement).await?;
+        let plan = ctx.state().statement_to_plan(statement).await?;
         ctx.execute_logical_plan(plan).await?.collect().await?;
     }
     let plan = ctx.state().statement_to_plan(last).await?;
