@@ -1,112 +1,167 @@
--- cross-az-cost: bytes that crossed availability zones, and what they cost.
---  * Accepted OK records with bytes; exact duplicates (overlapping flow logs) count once.
---  * Each hop once: the sender's egress record; the receiver's ingress record only when the
---    sender is not logged (its address belongs to no ENI seen in the data or the inventory).
---  * The peer's AZ, in order: next-hop-az-id (v11), the ENI inventory by address (same VPC),
---    the subnet CIDRs (same VPC), learned from the peer's own egress records; else unknown,
---    shown with no cost, never guessed.
---  * Not cross-AZ: internet peers, the addresses AWS reserves in each subnet (the first four
---    and the last, the DNS resolver among them), sublocations, and Transit Gateway and
---    PrivateLink hops (free across AZs since 2022).
--- The records are read once: summed into a table with one row per conversation (address pair,
--- ENI and everything else the cost depends on), which the query below reads instead of the
--- records.
+-- cross-az-cost: bytes that crossed availability zones, and what they cost, per AZ pair and
+-- hop type. The rules (analytics §7):
+--  * Accepted OK records with bytes; one observation logged by several flow logs counts once.
+--  * A hop is sender ENI -> next ENI on the path, counted once from the best evidence:
+--    - the sender's egress record, when it describes the hop: its dstaddr is the next ENI's
+--      address, or it names the next hop (next-hop-az-id, v11), in which case the hop is
+--      billed by the next hop's AZ even when the packet's final destination is public (an
+--      instance in az2 sending to the internet through a NAT gateway in az1 pays az2->az1);
+--    - else the next ENI's ingress record: where the sender is not logged (none of its
+--      addresses, seen as srcaddr or pkt-srcaddr of egress records or listed in the
+--      inventory for an ENI with records, is the source), or where the next ENI received
+--      packets addressed beyond it (pkt-dstaddr <> dstaddr, or a NAT gateway ENI) and the
+--      sender's own records name no next hop: a NAT gateway's ingress record of an
+--      instance's internet-bound packets is the evidence for the instance->NAT leg.
+--  * Every address is looked up in the VPC of the record that names it (the same private
+--    address in two VPCs is two hosts), or in the one other VPC that holds it (peering).
+--  * The peer's AZ, in order: next-hop-az-id, the ENI inventory (every address an ENI owns:
+--    secondary and prefix-delegated IPv4, IPv6, public and Elastic IPs), the subnet CIDRs
+--    (IPv4 and IPv6), learned from the addresses logged ENIs send from in the same VPC; else
+--    unknown, shown with no cost, never guessed.
+--  * Not cross-AZ: internet peers (the VPC's own IPv4 and IPv6 space, private ranges and the
+--    organisation's public IPs are internal), the addresses AWS reserves in each subnet,
+--    sublocations, and Transit Gateway and PrivateLink hops (free across AZs since 2022).
+--  * A hop to a public or Elastic IP of the organisation is billed at the cross-AZ rate each
+--    way even inside one AZ (hop_type public_ip_same_az).
+-- The records are read once: summed into a table with one row per conversation (address
+-- pair, ENI and everything else the cost depends on), which the query below reads.
 CREATE OR REPLACE TABLE cross_az_conversations AS
-SELECT interface_id, srcaddr, dstaddr, direction, local_az_id, local_vpc_id,
-       local_interface_type, sublocation_type, next_hop_az_id, next_hop_interface_type, region,
+SELECT interface_id, srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, direction, local_az_id,
+       local_vpc_id, local_interface_type, sublocation_type, next_hop_az_id,
+       next_hop_interface_type, traffic_path, region,
        COALESCE(SUM(bytes) FILTER (WHERE action = 'ACCEPT' AND bytes > 0), 0) AS bytes,
        COUNT(*) FILTER (WHERE action = 'ACCEPT' AND bytes > 0) AS records
 FROM flows_unique
 WHERE log_status = 'OK'
-GROUP BY interface_id, srcaddr, dstaddr, direction, local_az_id, local_vpc_id,
-         local_interface_type, sublocation_type, next_hop_az_id, next_hop_interface_type, region;
+GROUP BY interface_id, srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, direction, local_az_id,
+         local_vpc_id, local_interface_type, sublocation_type, next_hop_az_id,
+         next_hop_interface_type, traffic_path, region;
 
-WITH f AS (
-  SELECT * FROM cross_az_conversations WHERE records > 0
-),
--- Facts about addresses, from every OK record, accepted or not.
-egress_ips AS (
-  SELECT srcaddr AS ip,
-         CASE WHEN COUNT(DISTINCT local_az_id) = 1 THEN MIN(local_az_id) END AS az_id
+WITH conv AS (
+  SELECT *,
+         COALESCE(local_vpc_id, '') AS vpc_key,
+         COALESCE(local_interface_type, '') IN
+           ('nat_gateway', 'regional_nat_gateway', 'transit_gateway', 'network_load_balancer',
+            'gateway_load_balancer', 'load_balancer', 'vpc_endpoint',
+            'gateway_load_balancer_endpoint') AS intermediate
   FROM cross_az_conversations
-  WHERE direction = 'egress' AND srcaddr IS NOT NULL
-  GROUP BY srcaddr
 ),
-logged_ips AS (
-  SELECT ip FROM eni_ips
-  WHERE interface_id IN (SELECT DISTINCT interface_id FROM cross_az_conversations)
-  UNION
-  SELECT ip FROM egress_ips
+-- Addresses logged ENIs send from, per VPC, from every OK record (accepted or not):
+-- srcaddr, and pkt-srcaddr (a pod's address on its node's ENI) where it is internal.
+sent AS (
+  SELECT vpc_key, srcaddr AS ip, local_az_id, next_hop_az_id
+  FROM conv
+  WHERE direction = 'egress' AND srcaddr IS NOT NULL
+  UNION ALL
+  SELECT vpc_key, pkt_srcaddr, local_az_id, next_hop_az_id
+  FROM conv
+  WHERE direction = 'egress' AND NOT intermediate AND pkt_srcaddr IS NOT NULL
+    AND pkt_srcaddr <> srcaddr AND addr_class(local_vpc_id, pkt_srcaddr) <> 'internet'
+),
+senders AS (
+  SELECT vpc_key, ip,
+         CASE WHEN COUNT(DISTINCT local_az_id) = 1 THEN MIN(local_az_id) END AS az_id,
+         BOOL_OR(next_hop_az_id IS NOT NULL) AS names_next_hop
+  FROM sent
+  GROUP BY vpc_key, ip
+),
+logged_enis AS (SELECT DISTINCT interface_id FROM conv),
+inbound AS (
+  SELECT c.*,
+         s.ip IS NOT NULL AS seen_sending,
+         COALESCE(s.names_next_hop, false) AS sender_names_next_hop,
+         le.interface_id IS NOT NULL AS sender_eni_logged,
+         (c.pkt_dstaddr IS NOT NULL AND c.pkt_dstaddr <> c.dstaddr)
+           OR COALESCE(c.local_interface_type, '') IN ('nat_gateway', 'regional_nat_gateway')
+           AS transit
+  FROM conv c
+  LEFT JOIN senders s ON s.vpc_key = c.vpc_key AND s.ip = c.srcaddr
+  LEFT JOIN logged_enis le ON le.interface_id = eni_of(c.local_vpc_id, c.srcaddr)
+  WHERE c.direction = 'ingress' AND c.records > 0
 ),
 hops AS (
-  SELECT f.*,
-         CASE WHEN f.direction = 'egress' THEN 'sender_egress' ELSE 'receiver_ingress' END AS confidence,
-         CASE WHEN f.direction = 'egress' THEN f.dstaddr ELSE f.srcaddr END AS peer_ip
-  FROM logged_ips li -- the small side first: it is the one held in memory
-  RIGHT JOIN f ON li.ip = f.srcaddr
-  WHERE f.direction = 'egress' OR (f.direction = 'ingress' AND li.ip IS NULL)
-),
-peers AS (
-  SELECT DISTINCT CASE WHEN direction = 'egress' THEN dstaddr ELSE srcaddr END AS peer_ip,
-         COALESCE(local_vpc_id, '') AS vpc_key, local_vpc_id
-  FROM f
-  WHERE direction IS NOT NULL
+  SELECT bytes, records, region, local_az_id, local_vpc_id, vpc_key, local_interface_type,
+         sublocation_type, traffic_path, next_hop_az_id, next_hop_interface_type,
+         'sender_egress' AS confidence, dstaddr AS peer_ip
+  FROM conv
+  WHERE direction = 'egress' AND records > 0
+  UNION ALL
+  SELECT bytes, records, region, local_az_id, local_vpc_id, vpc_key, local_interface_type,
+         sublocation_type, traffic_path, NULL, NULL,
+         'receiver_ingress', srcaddr
+  FROM inbound
+  WHERE NOT (seen_sending OR sender_eni_logged)
+     OR (transit AND NOT sender_names_next_hop)
 ),
 peer_facts AS (
-  SELECT p.peer_ip, p.vpc_key,
-         CASE WHEN COUNT(DISTINCT ei.az_id) = 1 THEN MIN(ei.az_id) END AS eni_az,
-         CASE WHEN COUNT(DISTINCT sn.az_id) = 1 THEN MIN(sn.az_id) END AS subnet_az,
-         COALESCE(BOOL_OR(ipv4_to_int(p.peer_ip) - sn.net_lo < 4 OR ipv4_to_int(p.peer_ip) = sn.net_hi), false) AS reserved,
-         MIN(ei.interface_type) AS peer_type,
-         MIN(l.az_id) AS learned_az,
-         -- Per distinct peer (an aggregate, so that it is not pushed down to every record).
-         COALESCE(BOOL_OR(is_private_ip(p.peer_ip)), false) AS private
-  FROM peers p
-  LEFT JOIN egress_ips l ON l.ip = p.peer_ip
-  LEFT JOIN eni_ips ei
-    ON ei.ip = p.peer_ip AND (p.local_vpc_id IS NULL OR ei.vpc_id IS NULL OR ei.vpc_id = p.local_vpc_id)
-  LEFT JOIN subnets sn
-    ON ipv4_to_int(p.peer_ip) BETWEEN sn.net_lo AND sn.net_hi
-   AND (p.local_vpc_id IS NULL OR sn.vpc_id = p.local_vpc_id)
-  GROUP BY p.peer_ip, p.vpc_key
+  SELECT p.vpc_key, p.peer_ip,
+         az_of(p.local_vpc_id, p.peer_ip) AS inv_az,
+         az_source_of(p.local_vpc_id, p.peer_ip) AS inv_source,
+         eni_type_of(p.local_vpc_id, p.peer_ip) AS peer_type,
+         addr_class(p.local_vpc_id, p.peer_ip) AS class,
+         COALESCE(is_reserved_ip(p.local_vpc_id, p.peer_ip), false) AS reserved,
+         l.az_id AS learned_az
+  FROM (SELECT DISTINCT vpc_key, local_vpc_id, peer_ip FROM hops) p
+  LEFT JOIN senders l ON l.vpc_key = p.vpc_key AND l.ip = p.peer_ip
 ),
-resolved AS (
-  SELECT h.bytes, h.records, h.confidence, h.region,
-         COALESCE(h.next_hop_az_id, pf.eni_az, pf.subnet_az, pf.learned_az) AS peer_az,
+typed AS (
+  SELECT h.*, pf.class, pf.reserved,
+         h.next_hop_az_id IS NOT NULL AS named_next_hop,
+         COALESCE(h.next_hop_az_id, pf.inv_az, pf.learned_az) AS peer_az,
          CASE WHEN h.next_hop_az_id IS NOT NULL THEN 'next_hop'
-              WHEN pf.eni_az IS NOT NULL THEN 'eni_inventory'
-              WHEN pf.subnet_az IS NOT NULL THEN 'subnet_cidr'
+              WHEN pf.inv_az IS NOT NULL THEN pf.inv_source
               WHEN pf.learned_az IS NOT NULL THEN 'learned'
               ELSE 'unknown' END AS peer_az_source,
-         h.local_az_id,
-         (pf.private
-          AND NOT pf.reserved
-          AND h.sublocation_type IS NULL
-          AND COALESCE(h.local_interface_type, '') NOT IN ('transit_gateway', 'vpc_endpoint', 'gateway_load_balancer_endpoint')
-          AND COALESCE(h.next_hop_interface_type, pf.peer_type, '') NOT IN ('transit_gateway', 'vpc_endpoint', 'gateway_load_balancer_endpoint')
-         ) AS billable_path
+         CASE WHEN h.confidence = 'sender_egress' THEN h.local_interface_type
+              ELSE pf.peer_type END AS sender_type,
+         CASE WHEN h.confidence = 'sender_egress'
+              THEN COALESCE(h.next_hop_interface_type, pf.peer_type)
+              ELSE h.local_interface_type END AS receiver_type
   FROM hops h
-  JOIN peer_facts pf ON pf.peer_ip = h.peer_ip AND pf.vpc_key = COALESCE(h.local_vpc_id, '')
+  JOIN peer_facts pf ON pf.vpc_key = h.vpc_key AND pf.peer_ip = h.peer_ip
+),
+classified AS (
+  SELECT *,
+         CASE WHEN 'transit_gateway' IN (COALESCE(sender_type, ''), COALESCE(receiver_type, ''))
+                THEN 'tgw'
+              WHEN COALESCE(sender_type, '') IN ('vpc_endpoint', 'gateway_load_balancer_endpoint')
+                OR COALESCE(receiver_type, '') IN ('vpc_endpoint', 'gateway_load_balancer_endpoint')
+                THEN 'endpoint'
+              WHEN NOT named_next_hop AND class = 'org_public' THEN 'public_ip'
+              WHEN COALESCE(receiver_type, '') IN ('nat_gateway', 'regional_nat_gateway') THEN 'to_nat'
+              WHEN COALESCE(sender_type, '') IN ('nat_gateway', 'regional_nat_gateway') THEN 'from_nat'
+              WHEN COALESCE(receiver_type, '') IN ('network_load_balancer', 'gateway_load_balancer', 'load_balancer')
+                THEN 'to_lb'
+              WHEN COALESCE(sender_type, '') IN ('network_load_balancer', 'gateway_load_balancer', 'load_balancer')
+                THEN 'lb_to_target'
+              WHEN class = 'other_vpc' OR traffic_path IN (4, 5) THEN 'peering'
+              ELSE 'direct' END AS base_hop_type
+  FROM typed
 ),
 pairs AS (
   SELECT CASE WHEN confidence = 'sender_egress' THEN local_az_id ELSE peer_az END AS src_az,
          CASE WHEN confidence = 'sender_egress' THEN peer_az ELSE local_az_id END AS dst_az,
-         bytes, records, confidence, peer_az_source, region
-  FROM resolved
-  WHERE billable_path
+         base_hop_type, bytes, records, confidence, peer_az_source, region
+  FROM classified
+  WHERE sublocation_type IS NULL
+    AND base_hop_type NOT IN ('tgw', 'endpoint')
+    AND (named_next_hop OR (class <> 'internet' AND NOT reserved))
 ),
--- Summed per AZ pair and region first, so the price table is joined to a handful of rows.
+-- Summed per AZ pair, hop type and region first, so the price table is joined to a handful
+-- of rows.
 by_region AS (
   SELECT COALESCE(src_az, 'unknown') AS src_az_id,
          COALESCE(dst_az, 'unknown') AS dst_az_id,
+         CASE WHEN base_hop_type = 'public_ip' AND src_az = dst_az THEN 'public_ip_same_az'
+              ELSE base_hop_type END AS hop_type,
          region,
          SUM(bytes) AS bytes,
          SUM(records) AS records,
          array_agg(DISTINCT peer_az_source) AS peer_az_sources,
          array_agg(DISTINCT confidence) AS confidences
   FROM pairs
-  WHERE src_az IS NULL OR dst_az IS NULL OR src_az <> dst_az
-  GROUP BY 1, 2, 3
+  WHERE src_az IS NULL OR dst_az IS NULL OR src_az <> dst_az OR base_hop_type = 'public_ip'
+  GROUP BY 1, 2, 3, 4
 )
 SELECT b.src_az_id,
        b.dst_az_id,
@@ -119,9 +174,10 @@ SELECT b.src_az_id,
        SUM(b.records) AS records,
        array_to_string(array_sort(array_distinct(flatten(array_agg(b.peer_az_sources)))), ',') AS peer_az_source,
        array_to_string(array_sort(array_distinct(flatten(array_agg(b.confidences)))), ',') AS confidence,
-       MAX(d.as_of) AS prices_as_of
+       MAX(d.as_of) AS prices_as_of,
+       b.hop_type
 FROM by_region b
 CROSS JOIN (SELECT * FROM prices WHERE region = 'default') d
 LEFT JOIN prices pr ON pr.region = b.region
-GROUP BY b.src_az_id, b.dst_az_id
-ORDER BY bytes DESC, b.src_az_id, b.dst_az_id
+GROUP BY b.src_az_id, b.dst_az_id, b.hop_type
+ORDER BY bytes DESC, b.src_az_id, b.dst_az_id, b.hop_type

@@ -1,20 +1,36 @@
 -- top-talkers: end-to-end conversations by bytes. Counted once, from the sender's egress
--- record (the receiver's ingress record only when the sender is not logged); the hops of
+-- record; the receiver's ingress record only when the sender is not logged: none of its
+-- addresses (srcaddr or pkt-srcaddr of egress records, or any address the inventory lists
+-- for an ENI with records) is the source, looked up in the record's own VPC. The hops of
 -- intermediate ENIs (NAT and Transit Gateways, load balancers, endpoints) are left out, and
--- the packet-level addresses name the real ends.
+-- the packet-level addresses name the real ends (a pod, not its node).
 WITH f AS (
-  SELECT srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, dstport, packets, bytes, direction
+  SELECT interface_id, srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, dstport, packets, bytes,
+         direction, local_vpc_id, COALESCE(local_vpc_id, '') AS vpc_key
   FROM flows_unique
   WHERE log_status = 'OK' AND action = 'ACCEPT'
     AND COALESCE(local_interface_type, 'interface') NOT IN
-        ('nat_gateway', 'transit_gateway', 'network_load_balancer', 'gateway_load_balancer',
-         'load_balancer', 'vpc_endpoint', 'gateway_load_balancer_endpoint')
+        ('nat_gateway', 'regional_nat_gateway', 'transit_gateway', 'network_load_balancer',
+         'gateway_load_balancer', 'load_balancer', 'vpc_endpoint',
+         'gateway_load_balancer_endpoint')
 ),
-logged AS (SELECT DISTINCT srcaddr AS ip FROM f WHERE direction = 'egress'),
+sent AS (
+  SELECT DISTINCT vpc_key, srcaddr AS ip FROM f WHERE direction = 'egress'
+  UNION
+  SELECT DISTINCT vpc_key, pkt_srcaddr FROM f
+  WHERE direction = 'egress' AND pkt_srcaddr IS NOT NULL
+),
+logged_enis AS (SELECT DISTINCT interface_id FROM f),
 s AS (
-  SELECT * FROM f WHERE direction = 'egress' OR direction IS NULL
+  SELECT srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, dstport, packets, bytes, local_vpc_id
+  FROM f WHERE direction = 'egress' OR direction IS NULL
   UNION ALL
-  SELECT * FROM f WHERE direction = 'ingress' AND srcaddr NOT IN (SELECT ip FROM logged)
+  SELECT f.srcaddr, f.dstaddr, f.pkt_srcaddr, f.pkt_dstaddr, f.dstport, f.packets, f.bytes,
+         f.local_vpc_id
+  FROM f
+  LEFT JOIN sent ON sent.vpc_key = f.vpc_key AND sent.ip = f.srcaddr
+  LEFT JOIN logged_enis le ON le.interface_id = eni_of(f.local_vpc_id, f.srcaddr)
+  WHERE f.direction = 'ingress' AND sent.ip IS NULL AND le.interface_id IS NULL
 )
 SELECT COALESCE(pkt_srcaddr, srcaddr) AS src_ip,
        COALESCE(pkt_dstaddr, dstaddr) AS dst_ip,
@@ -22,7 +38,8 @@ SELECT COALESCE(pkt_srcaddr, srcaddr) AS src_ip,
        SUM(packets) AS packets,
        COUNT(*) AS records,
        COUNT(DISTINCT dstport) AS dst_ports,
-       MIN(dstport) AS lowest_dst_port
+       MIN(dstport) AS lowest_dst_port,
+       local_vpc_id AS vpc_id
 FROM s
-GROUP BY 1, 2
-ORDER BY bytes DESC, src_ip, dst_ip
+GROUP BY 1, 2, local_vpc_id
+ORDER BY bytes DESC, src_ip, dst_ip, vpc_id

@@ -30,5 +30,6 @@ mod schema;
 pub use builder::FlowBatchBuilder;
 pub use decoder::{DecodeEvent, FlowDecoder, FlowDecoderBuilder};
 pub use schema::{
-    FLOW_LOG_ID, PARTITION_COLUMNS, SOURCE, SOURCE_LINE, UNKNOWN_FIELDS, data_type, flow_schema,
+    FLOW_LOG_ID, PARTITION_COLUMNS, SOURCE, SOURCE_LINE, UNKNOWN_FIELDS, data_type, fill_region,
+    flow_schema,
 };

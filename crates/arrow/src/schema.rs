@@ -1,7 +1,9 @@
 //! The one canonical Arrow schema for every flow-log version.
 
-use arrow::array::{MapBuilder, MapFieldNames, StringBuilder};
+use arrow::array::{Array, ArrayRef, MapBuilder, MapFieldNames, StringArray, StringBuilder};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
 use std::sync::{Arc, LazyLock};
 use vpcflow_format::{FIELDS, FieldKind};
 
@@ -72,6 +74,40 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// names and types it, then `unknown_fields`, `flow_log_id`, `source` and `source_line`.
 pub fn flow_schema() -> SchemaRef {
     SCHEMA.clone()
+}
+
+/// `batch` (of the canonical schema) with `region` filled in where its records carry none (the
+/// default v2 and v3 formats have no `region` field): the region of the S3 key or the
+/// CloudWatch client the records came from, so that they are priced by their own region.
+pub fn fill_region(batch: RecordBatch, region: &str) -> Result<RecordBatch, ArrowError> {
+    let Some(idx) = batch.schema().index_of("region").ok() else {
+        return Ok(batch);
+    };
+    let col = batch.column(idx);
+    if col.null_count() == 0 {
+        return Ok(batch);
+    }
+    let filled: ArrayRef = if col.null_count() == col.len() {
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+            region,
+            batch.num_rows(),
+        )))
+    } else {
+        let given = arrow::compute::cast(col, &DataType::Utf8)?;
+        let given = given
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| ArrowError::CastError("region is not a string column".into()))?;
+        Arc::new(
+            given
+                .iter()
+                .map(|v| Some(v.unwrap_or(region)))
+                .collect::<StringArray>(),
+        )
+    };
+    let mut columns = batch.columns().to_vec();
+    columns[idx] = filled;
+    RecordBatch::try_new(batch.schema(), columns)
 }
 
 #[cfg(test)]

@@ -299,3 +299,97 @@ for g in ['throttled-group', 'broken-group']:
         );
     }
 }
+
+/// Analytics §7 rule 2: a CloudWatch record's flow log is the one that delivers to its log
+/// group (DescribeFlowLogs), else `cloudwatch:<group>`; the region is the client's. The same
+/// traffic delivered to S3 by another flow log is then de-duplicated like any two flow logs.
+#[test]
+fn cloudwatch_records_carry_their_flow_log_and_copies_in_s3_count_once() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    let now = chrono::Utc::now().timestamp();
+    let t0 = now - 600;
+    let line = |i: i64| {
+        format!(
+            "2 123456789012 eni-0abc0000000000001 10.0.1.5 10.0.2.{i} 40000 443 6 10 {} {} {} ACCEPT OK",
+            1000 + i,
+            t0 + i,
+            t0 + i + 60
+        )
+    };
+    let events: Vec<String> = (0..5)
+        .map(|i| {
+            format!(
+                "{{'timestamp': {}, 'message': '{}'}}",
+                (t0 + i) * 1000,
+                line(i)
+            )
+        })
+        .collect();
+    let fl = moto.python(&format!(
+        r#"
+ec2 = boto3.client('ec2', endpoint_url='{ep}', region_name='eu-west-1', aws_access_key_id='testing', aws_secret_access_key='testing')
+logs = boto3.client('logs', endpoint_url='{ep}', region_name='eu-west-1', aws_access_key_id='testing', aws_secret_access_key='testing')
+vpc = ec2.create_vpc(CidrBlock='10.0.0.0/16')['Vpc']['VpcId']
+for g in ['delivered', 'orphan']:
+    logs.create_log_group(logGroupName=g)
+    logs.create_log_stream(logGroupName=g, logStreamName='eni-0abc0000000000001-all')
+    logs.put_log_events(logGroupName=g, logStreamName='eni-0abc0000000000001-all', logEvents=[{events}])
+fl = ec2.create_flow_logs(ResourceIds=[vpc], ResourceType='VPC', TrafficType='ALL', LogGroupName='delivered',
+    DeliverLogsPermissionArn='arn:aws:iam::123456789012:role/flow-logs')['FlowLogIds'][0]
+print(fl)
+"#,
+        ep = moto.endpoint,
+        events = events.join(", ")
+    ));
+    let fl = fl.trim();
+    assert!(fl.starts_with("fl-"), "{fl}");
+    let from = rfc3339(now - 3600);
+    let to = rfc3339(now + 60);
+    for group in ["delivered", "orphan"] {
+        let out = d.join(group);
+        let o = moto.vpcflow(&[
+            "ingest",
+            "--json",
+            &format!("cloudwatch://{group}"),
+            "--out",
+            out.to_str().unwrap(),
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--region",
+            "eu-west-1",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let want = if group == "delivered" {
+            fl.to_string()
+        } else {
+            format!("cloudwatch:{group}")
+        };
+        assert_eq!(
+            query(&out, "SELECT DISTINCT flow_log_id, region FROM flows"),
+            [serde_json::json!({"flow_log_id": want, "region": "eu-west-1"})]
+        );
+    }
+    // The S3 copy of the same five records, from another flow log, into the same dataset.
+    let out = d.join("delivered");
+    let text: String = (0..5).map(|i| line(i) + "\n").collect();
+    d.write(
+        "s3copy/123456789012_vpcflowlogs_eu-west-1_fl-0s3copy000000000_20251201T0000Z_1.log",
+        text,
+    );
+    let (code, s, o) = util::ingest(&[
+        d.join("s3copy").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{}", stderr(&o));
+    assert_eq!(s["records"], 5);
+    assert_eq!(query_i64(&out, "SELECT count(*) FROM flows"), 10);
+    let rows = util::report(&out, "interface-traffic", &[]);
+    assert_eq!(rows.len(), 1);
+    // Counted once: 1000 + 1001 + ... + 1004, in records without a direction.
+    assert_eq!(rows[0]["bytes_unknown_direction"], 5010);
+    assert_eq!(rows[0]["records"], 5);
+}

@@ -37,8 +37,62 @@ pub fn flow_log_id_from_name(name: &str) -> Option<&str> {
     (service == "vpcflowlogs" && id.starts_with("fl-")).then_some(id)
 }
 
+/// The region of an S3 flow-log object, from its name
+/// (`ACCOUNT_vpcflowlogs_REGION_FLOWLOGID_...`) or its key (`.../vpcflowlogs/REGION/...` or
+/// `.../aws-region=REGION/...`). Records of formats without the `region` field are priced by it.
+pub fn region_from_name(name: &str) -> Option<&str> {
+    let looks_like_region = |r: &str| {
+        r.len() >= 9
+            && r.split('-').count() >= 3
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let base = name.rsplit('/').next()?;
+    let mut parts = base.split('_');
+    if let (Some(_), Some("vpcflowlogs"), Some(region)) = (parts.next(), parts.next(), parts.next())
+        && looks_like_region(region)
+    {
+        return Some(region);
+    }
+    let mut segments = name.split('/');
+    while let Some(seg) = segments.next() {
+        let found = match seg.strip_prefix("aws-region=") {
+            Some(r) => Some(r),
+            None if seg == "vpcflowlogs" => segments.next(),
+            None => None,
+        };
+        if let Some(r) = found.filter(|r| looks_like_region(r)) {
+            return Some(r);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn region() {
+        use super::region_from_name;
+        assert_eq!(
+            region_from_name(
+                "b/AWSLogs/1/vpcflowlogs/eu-west-2/2025/12/01/1_vpcflowlogs_eu-west-2_fl-1_20251201T0000Z_a.log.gz"
+            ),
+            Some("eu-west-2")
+        );
+        assert_eq!(
+            region_from_name(
+                "p/AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=ap-southeast-1/year=2025/x.log.gz"
+            ),
+            Some("ap-southeast-1")
+        );
+        assert_eq!(
+            region_from_name("AWSLogs/1/vpcflowlogs/us-east-1/2025/x.log"),
+            Some("us-east-1")
+        );
+        assert_eq!(region_from_name("flows.log.gz"), None);
+        assert_eq!(region_from_name("vpcflowlogs/2025/x.log"), None);
+    }
+
     #[test]
     fn flow_log_id() {
         assert_eq!(

@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use vpcflow_arrow::{PARTITION_COLUMNS, flow_schema};
 
+pub mod addresses;
 pub mod inventory;
 pub mod prices;
 pub mod reports;
@@ -142,7 +143,11 @@ pub async fn open_with(
     register_rollups(&ctx, data).await?;
     inventory::register(&ctx, inventory.as_ref())?;
     prices.register(&ctx)?;
-    udf::register(&ctx);
+    let book = inventory
+        .as_ref()
+        .map(addresses::AddressBook::new)
+        .unwrap_or_default();
+    udf::register(&ctx, Arc::new(book));
     let enriched = if inventory.is_some() {
         reports::FLOWS_ENRICHED
     } else {
@@ -150,20 +155,142 @@ pub async fn open_with(
     };
     ctx.sql(&format!("CREATE VIEW flows_enriched AS {enriched}"))
         .await?;
-    let unique = match multi_logged_enis(&ctx, all).await? {
-        multi if multi.is_empty() => "SELECT * FROM flows_enriched".to_string(),
-        multi => {
-            let list = multi
-                .iter()
-                .map(|id| format!("'{}'", id.replace('\'', "''")))
-                .collect::<Vec<_>>()
-                .join(", ");
-            reports::FLOWS_UNIQUE.replace("{multi}", &list)
-        }
-    };
+    let multi = multi_logged_enis(&ctx, all).await?;
+    let unique = unique_view(&ctx, &multi).await?;
     ctx.sql(&format!("CREATE VIEW flows_unique AS {unique}"))
         .await?;
     Ok((ctx, prices))
+}
+
+/// SQL string literals of `values`, comma-separated.
+fn sql_list(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| format!("'{}'", v.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The flow fields two records of one ENI are compared on (analytics §7 rule 1): every field
+/// of the record but its `version`, with the direction as derived (`direction`, which is
+/// `flow_direction` where the record has it) in place of `flow_direction`. Provenance
+/// (`flow_log_id`, `source`, the line) never takes part.
+fn compared_fields() -> Vec<String> {
+    let schema = flow_schema();
+    let mut out: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .take_while(|n| n != vpcflow_arrow::UNKNOWN_FIELDS)
+        .filter(|n| n != "version" && n != "flow_direction")
+        .collect();
+    out.push("direction".into());
+    out
+}
+
+/// The view `flows_unique`: `flows_enriched` with each observation once where an ENI is
+/// logged by several flow logs (overlapping VPC-, subnet- and ENI-level subscriptions, S3
+/// and CloudWatch Logs copies of one flow log).
+///
+/// Two records of one ENI from different flow logs are one observation when every field
+/// that both flow logs carry is equal. So the records of each such ENI are grouped by the
+/// fields that all of its flow logs carry; within a group each flow log holds the same
+/// observations, and the group keeps the records of the flow log that holds the most of them
+/// (then the one that carries the most fields, then the lowest ID). A v2 and a v5 record of
+/// one flow are one observation (the v5 record is kept); two NAT-gateway records that
+/// differ only in `pkt-dstaddr`, from flow logs that both carry it, are two.
+async fn unique_view(ctx: &SessionContext, multi: &[String]) -> Result<String, QueryError> {
+    if multi.is_empty() {
+        return Ok("SELECT * FROM flows_enriched".to_string());
+    }
+    let fields = compared_fields();
+    let quoted = |f: &str| format!("\"{f}\"");
+    let (_, batches) = sql(
+        ctx,
+        &format!(
+            "SELECT interface_id, COALESCE(flow_log_id, ''), {} FROM flows_enriched \
+             WHERE interface_id IN ({}) GROUP BY 1, 2",
+            fields
+                .iter()
+                .map(|f| format!("COUNT({}) > 0", quoted(f)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            sql_list(multi)
+        ),
+    )
+    .await?;
+    // Per ENI: the fields every one of its flow logs carries. Per flow log: how many it carries.
+    let mut keys: std::collections::BTreeMap<String, Vec<bool>> = Default::default();
+    let mut richness: std::collections::BTreeMap<String, usize> = Default::default();
+    for b in &batches {
+        let text = |i: usize| arrow::compute::cast(b.column(i), &DataType::Utf8);
+        let (enis, logs) = (text(0)?, text(1)?);
+        let (enis, logs) = (
+            enis.as_any().downcast_ref::<arrow::array::StringArray>(),
+            logs.as_any().downcast_ref::<arrow::array::StringArray>(),
+        );
+        let (Some(enis), Some(logs)) = (enis, logs) else {
+            continue;
+        };
+        for row in 0..b.num_rows() {
+            let carried: Vec<bool> = (0..fields.len())
+                .map(|i| {
+                    b.column(i + 2)
+                        .as_any()
+                        .downcast_ref::<arrow::array::BooleanArray>()
+                        .is_some_and(|c| c.value(row))
+                })
+                .collect();
+            let n = carried.iter().filter(|c| **c).count();
+            let rich = richness.entry(logs.value(row).to_string()).or_default();
+            *rich = (*rich).max(n);
+            let key = keys
+                .entry(enis.value(row).to_string())
+                .or_insert_with(|| vec![true; fields.len()]);
+            for (k, c) in key.iter_mut().zip(&carried) {
+                *k &= *c;
+            }
+        }
+    }
+    let mut by_key: std::collections::BTreeMap<Vec<bool>, Vec<String>> = Default::default();
+    for (eni, key) in keys {
+        by_key.entry(key).or_default().push(eni);
+    }
+    let rich = format!(
+        "CASE COALESCE(flow_log_id, '') {} ELSE 0 END",
+        richness
+            .iter()
+            .map(|(log, n)| format!("WHEN '{}' THEN {n}", log.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let mut branches = vec![format!(
+        "SELECT * FROM flows_enriched WHERE interface_id IS NULL OR interface_id NOT IN ({})",
+        sql_list(multi)
+    )];
+    for (key, enis) in by_key {
+        let group: Vec<String> = std::iter::once("interface_id".to_string())
+            .chain(
+                fields
+                    .iter()
+                    .zip(&key)
+                    .filter(|(_, k)| **k)
+                    .map(|(f, _)| quoted(f)),
+            )
+            .collect();
+        let group = group.join(", ");
+        branches.push(format!(
+            "SELECT * EXCLUDE (__n, __rich, __rank) FROM (\
+               SELECT *, RANK() OVER (PARTITION BY {group} \
+                                      ORDER BY __n DESC, __rich DESC, flow_log_id) AS __rank \
+               FROM (SELECT *, COUNT(*) OVER (PARTITION BY {group}, flow_log_id) AS __n, \
+                            {rich} AS __rich \
+                     FROM flows_enriched WHERE interface_id IN ({}))) \
+             WHERE __rank = 1",
+            sql_list(&enis)
+        ));
+    }
+    Ok(branches.join("\nUNION ALL\n"))
 }
 
 /// ENIs logged by more than one flow log: only their records can be duplicates. `all` is the
@@ -218,6 +345,27 @@ fn session(data: &Path) -> Result<SessionContext, QueryError> {
         return Err(QueryError::Dataset {
             path: data.display().to_string(),
             message: "not a directory".into(),
+        });
+    }
+    // A dataset has its manifest (`_manifest/`) or, written by an older vpcflow, its
+    // partitions (`date=YYYY-MM-DD/`): anything else would read as an empty answer.
+    let is_dataset = std::fs::read_dir(data)
+        .map_err(|e| QueryError::Dataset {
+            path: data.display().to_string(),
+            message: e.to_string(),
+        })?
+        .filter_map(Result::ok)
+        .any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name == "_manifest" || name.starts_with("date=")
+        });
+    if !is_dataset {
+        return Err(QueryError::Dataset {
+            path: data.display().to_string(),
+            message: "not a vpcflow dataset (no _manifest/ and no date=... partitions): give \
+                      the --out directory of `vpcflow ingest` or of a job"
+                .into(),
         });
     }
     let config = SessionConfig::new()
@@ -308,6 +456,42 @@ async fn register_rollups(ctx: &SessionContext, data: &Path) -> Result<(), Query
         )?;
     }
     Ok(())
+}
+
+/// What `report` cannot answer in full without an inventory (analytics §7 rule 10): the
+/// columns it leaves incomplete, and how many records carry no direction of their own.
+pub async fn missing_inventory_notes(
+    ctx: &SessionContext,
+    report: &reports::Report,
+) -> Result<Vec<String>, QueryError> {
+    let mut notes = Vec::new();
+    if !report.without_inventory.is_empty() {
+        notes.push(report.without_inventory.to_string());
+    }
+    if report.name != "log-health" {
+        let (_, batches) = sql(
+            ctx,
+            "SELECT COUNT(*) FROM flows WHERE flow_direction IS NULL AND log_status = 'OK'",
+        )
+        .await?;
+        let undirected = batches
+            .first()
+            .and_then(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .map(|c| c.value(0))
+            })
+            .unwrap_or(0);
+        if undirected > 0 {
+            notes.push(format!(
+                "{undirected} records carry no flow-direction (formats before v5): their \
+                 direction is unknown, so their bytes are neither in nor out and they count as \
+                 no sender's egress record"
+            ));
+        }
+    }
+    Ok(notes)
 }
 
 /// Runs a report; `limit` keeps the first rows.

@@ -15,16 +15,19 @@ pub struct Report {
     pub needs_inventory: bool,
     /// Whether it shows money (and so names the prices it used).
     pub shows_cost: bool,
+    /// What is incomplete in its answer without an inventory (analytics §7 rule 10).
+    pub without_inventory: &'static str,
 }
 
 macro_rules! report {
-    ($name:literal, $about:literal, $inv:literal, $cost:literal) => {
+    ($name:literal, $about:literal, $inv:literal, $cost:literal, $without:literal) => {
         Report {
             name: $name,
             about: $about,
             sql: include_str!(concat!("../../../queries/", $name, ".sql")),
             needs_inventory: $inv,
             shows_cost: $cost,
+            without_inventory: $without,
         }
     };
 }
@@ -35,49 +38,57 @@ pub const REPORTS: &[Report] = &[
         "interface-traffic",
         "bytes and packets in and out of each ENI, rejected traffic apart",
         false,
-        false
+        false,
+        "az_id, subnet_id, vpc_id, instance_id and interface_type come only from the records' own fields, and description is empty"
     ),
     report!(
         "rejected-flows",
         "rejected traffic by source, destination port, protocol and ENI; scan suspects",
         false,
-        false
+        false,
+        ""
     ),
     report!(
         "cross-az-cost",
         "bytes that crossed availability zones, per AZ pair, and what they cost",
         false,
-        true
+        true,
+        "peers' AZs come only from next-hop-az-id and from addresses logged ENIs send from (the rest is 'unknown'); NAT gateways, load balancers and endpoints are known only by interface-type (v11); the VPC's IPv6 space and Elastic IPs are taken for the internet"
     ),
     report!(
         "top-talkers",
         "end-to-end conversations by bytes, each counted once",
         false,
-        false
+        false,
+        "a sender counts as logged only by the addresses its own egress records show; intermediate ENIs are known only by interface-type (v11)"
     ),
     report!(
         "nat-gateway",
         "bytes each NAT gateway processed, who sent them, and the processing cost",
         false,
-        true
+        true,
+        "NAT gateway ENIs are found only by interface-type (v11), and client_interface_id and client_az_id are empty"
     ),
     report!(
         "internet-egress",
         "bytes each ENI sent to the internet, AWS services apart, and an estimated cost",
         false,
-        true
+        true,
+        "the VPC's own IPv6 space and the organisation's public and Elastic IPs cannot be told from the internet"
     ),
     report!(
         "log-health",
         "NODATA/SKIPDATA records and log coverage per ENI and hour",
         false,
-        false
+        false,
+        ""
     ),
     report!(
         "idle-interfaces",
         "ENIs in the inventory with no accepted traffic in the range (clean-up candidates)",
         true,
-        false
+        false,
+        ""
     ),
 ];
 
@@ -86,9 +97,6 @@ pub const FLOWS_ENRICHED: &str = include_str!("../../../queries/_flows_enriched.
 
 /// `FLOWS_ENRICHED` without an inventory (no joins).
 pub const FLOWS_ENRICHED_BARE: &str = include_str!("../../../queries/_flows_enriched_bare.sql");
-
-/// The view the reports read where duplicates across flow logs must count once.
-pub const FLOWS_UNIQUE: &str = include_str!("../../../queries/_flows_unique.sql");
 
 /// Finds a report by name.
 pub fn find(name: &str) -> Result<&'static Report, QueryError> {

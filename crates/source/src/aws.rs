@@ -59,3 +59,10 @@ impl AwsContext {
         })
     }
 }
+
+impl AwsContext {
+    /// The region requests go to, where the chain found one.
+    pub fn region(&self) -> Option<String> {
+        self.sdk.region().map(|r| r.to_string())
+    }
+}

@@ -22,6 +22,15 @@ fn err(source_name: &str, e: impl std::fmt::Display) -> IngestError {
     }
 }
 
+/// A flow log that delivers to a CloudWatch Logs group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupFlowLog {
+    /// `fl-...`
+    pub id: Option<String>,
+    /// Its LogFormat.
+    pub format: Option<String>,
+}
+
 fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> Value {
     Value::Array(
         tags.iter()
@@ -39,9 +48,8 @@ impl Ec2 {
         }
     }
 
-    /// The LogFormat of the flow logs that deliver to `log_group`, if any. Flow logs of
-    /// different formats in one group are an error: the caller must say which with `--format`.
-    pub fn flow_log_format(&self, log_group: &str) -> Result<Option<String>, IngestError> {
+    /// The flow logs that deliver to `log_group`: each one's ID and LogFormat.
+    pub fn group_flow_logs(&self, log_group: &str) -> Result<Vec<GroupFlowLog>, IngestError> {
         let name = format!("cloudwatch://{log_group}");
         let mut pages = self
             .client
@@ -54,22 +62,33 @@ impl Ec2 {
             )
             .into_paginator()
             .send();
-        let mut formats: Vec<String> = Vec::new();
+        let mut out = Vec::new();
         while let Some(page) = self.rt.block_on(pages.next()) {
             let page = page.map_err(|e| err(&name, DisplayErrorContext(&e)))?;
-            for fl in page.flow_logs() {
-                if let Some(f) = fl.log_format()
-                    && !formats.iter().any(|x| x == f)
-                {
-                    formats.push(f.to_string());
-                }
+            out.extend(page.flow_logs().iter().map(|fl| GroupFlowLog {
+                id: fl.flow_log_id().map(str::to_string),
+                format: fl.log_format().map(str::to_string),
+            }));
+        }
+        Ok(out)
+    }
+
+    /// The LogFormat of the flow logs that deliver to `log_group`, if any. Flow logs of
+    /// different formats in one group are an error: the caller must say which with `--format`.
+    pub fn flow_log_format(&self, log_group: &str) -> Result<Option<String>, IngestError> {
+        let mut formats: Vec<String> = Vec::new();
+        for f in self.group_flow_logs(log_group)? {
+            if let Some(f) = f.format
+                && !formats.contains(&f)
+            {
+                formats.push(f);
             }
         }
         match formats.len() {
             0 => Ok(None),
             1 => Ok(formats.pop()),
             _ => Err(err(
-                &name,
+                &format!("cloudwatch://{log_group}"),
                 format!(
                     "flow logs of {} different formats deliver to this group; give one with --format: {}",
                     formats.len(),
@@ -79,9 +98,11 @@ impl Ec2 {
         }
     }
 
-    /// Writes `describe-subnets.json` and `describe-network-interfaces.json` into `dir`, in the
-    /// shape `aws ec2 describe-subnets` / `describe-network-interfaces` print. Returns the
-    /// numbers of subnets and ENIs.
+    /// Writes `describe-subnets.json`, `describe-network-interfaces.json`,
+    /// `describe-vpcs.json` and `describe-addresses.json` into `dir`, in the shape
+    /// `aws ec2 describe-*` prints them, with every address an ENI owns (secondary and
+    /// prefix-delegated ranges, IPv6, public and Elastic IPs). Returns the numbers of subnets
+    /// and ENIs.
     pub fn fetch_inventory(&self, dir: &Path) -> Result<(usize, usize), IngestError> {
         let mut subnets = Vec::new();
         let mut pages = self.client.describe_subnets().into_paginator().send();
@@ -125,7 +146,18 @@ impl Ec2 {
                     "OwnerId": e.owner_id(),
                     "PrivateIpAddress": e.private_ip_address(),
                     "PrivateIpAddresses": e.private_ip_addresses().iter()
-                        .map(|p| json!({"PrivateIpAddress": p.private_ip_address(), "Primary": p.primary()}))
+                        .map(|p| json!({
+                            "PrivateIpAddress": p.private_ip_address(),
+                            "Primary": p.primary(),
+                            "Association": p.association().map(|a| json!({"PublicIp": a.public_ip()})),
+                        }))
+                        .collect::<Vec<_>>(),
+                    "Association": e.association().map(|a| json!({"PublicIp": a.public_ip()})),
+                    "Ipv4Prefixes": e.ipv4_prefixes().iter()
+                        .map(|p| json!({"Ipv4Prefix": p.ipv4_prefix()}))
+                        .collect::<Vec<_>>(),
+                    "Ipv6Prefixes": e.ipv6_prefixes().iter()
+                        .map(|p| json!({"Ipv6Prefix": p.ipv6_prefix()}))
                         .collect::<Vec<_>>(),
                     "Ipv6Addresses": e.ipv6_addresses().iter()
                         .map(|a| json!({"Ipv6Address": a.ipv6_address()}))
@@ -139,6 +171,41 @@ impl Ec2 {
                 }));
             }
         }
+        let mut vpcs = Vec::new();
+        let mut pages = self.client.describe_vpcs().into_paginator().send();
+        while let Some(page) = self.rt.block_on(pages.next()) {
+            let page = page.map_err(|e| err("ec2 DescribeVpcs", DisplayErrorContext(&e)))?;
+            for v in page.vpcs() {
+                vpcs.push(json!({
+                    "VpcId": v.vpc_id(),
+                    "OwnerId": v.owner_id(),
+                    "CidrBlock": v.cidr_block(),
+                    "CidrBlockAssociationSet": v.cidr_block_association_set().iter()
+                        .map(|a| json!({"CidrBlock": a.cidr_block()}))
+                        .collect::<Vec<_>>(),
+                    "Ipv6CidrBlockAssociationSet": v.ipv6_cidr_block_association_set().iter()
+                        .map(|a| json!({"Ipv6CidrBlock": a.ipv6_cidr_block()}))
+                        .collect::<Vec<_>>(),
+                }));
+            }
+        }
+        // The organisation's Elastic IPs, also those not associated with an ENI now.
+        let addresses = self
+            .rt
+            .block_on(self.client.describe_addresses().send())
+            .map_err(|e| err("ec2 DescribeAddresses", DisplayErrorContext(&e)))?;
+        let addresses: Vec<Value> = addresses
+            .addresses()
+            .iter()
+            .map(|a| {
+                json!({
+                    "PublicIp": a.public_ip(),
+                    "AllocationId": a.allocation_id(),
+                    "NetworkInterfaceId": a.network_interface_id(),
+                    "PrivateIpAddress": a.private_ip_address(),
+                })
+            })
+            .collect();
         std::fs::create_dir_all(dir).map_err(|e| err(&dir.display().to_string(), e))?;
         let write = |name: &str, v: Value| -> Result<(), IngestError> {
             let path = dir.join(name);
@@ -153,6 +220,8 @@ impl Ec2 {
             "describe-network-interfaces.json",
             json!({ "NetworkInterfaces": enis }),
         )?;
+        write("describe-vpcs.json", json!({ "Vpcs": vpcs }))?;
+        write("describe-addresses.json", json!({ "Addresses": addresses }))?;
         Ok(counts)
     }
 }

@@ -47,6 +47,38 @@ pub struct IngestOptions {
     pub commit_every: u64,
     /// Arrow bytes of one input held in memory before they go to files of their own.
     pub stage_bytes: usize,
+    /// CloudWatch Logs groups (by name) and the flow log that delivers to each.
+    pub log_groups: std::collections::BTreeMap<String, LogGroupOrigin>,
+}
+
+/// The flow log behind a CloudWatch Logs group, and the region it was read in.
+#[derive(Debug, Clone, Default)]
+pub struct LogGroupOrigin {
+    /// The flow log that delivers to the group (EC2 DescribeFlowLogs), if one was found.
+    pub flow_log_id: Option<String>,
+    /// The region of the CloudWatch Logs client.
+    pub region: Option<String>,
+}
+
+/// The flow log and region of an input's records, from where they came from: an S3 object's
+/// name (or a local copy of it), or a CloudWatch log group's flow log, else
+/// `cloudwatch:<group>`, so that copies of one flow log in S3 and CloudWatch Logs are told
+/// apart from two flow logs only by their ID.
+fn origin(opts: &IngestOptions, source: &str) -> (Option<Arc<str>>, Option<Arc<str>>) {
+    if let Some(rest) = crate::cloudwatch::parse_uri(source) {
+        let group = rest.rsplit_once('/').map_or(rest, |(g, _)| g);
+        let known = opts.log_groups.get(group);
+        let id = known
+            .and_then(|o| o.flow_log_id.clone())
+            .unwrap_or_else(|| format!("cloudwatch:{group}"));
+        let region = known.and_then(|o| o.region.as_deref()).map(Arc::from);
+        return (Some(Arc::from(id)), region);
+    }
+    let name = source.rsplit('/').next().unwrap_or(source);
+    (
+        flow_log_id_from_name(name).map(Arc::from),
+        vpcflow_format::region_from_name(source).map(Arc::from),
+    )
 }
 
 impl Default for IngestOptions {
@@ -58,6 +90,7 @@ impl Default for IngestOptions {
             batch_size: 65536,
             commit_every: 1 << 30,
             stage_bytes: 64 << 20,
+            log_groups: Default::default(),
         }
     }
 }
@@ -578,12 +611,7 @@ fn read_file(
     result: &mut WorkerResult,
 ) -> Result<Outcome, IngestError> {
     let source: Arc<str> = file.path.display().to_string().into();
-    let flow_log_id = file
-        .path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(flow_log_id_from_name)
-        .map(Arc::from);
+    let (flow_log_id, region) = origin(shared.opts, &source);
     result.summary.files += 1;
     let strict = shared.opts.strict;
     let strict_err = |msg: &str| IngestError::Strict(format!("{source}: {msg}"));
@@ -620,7 +648,7 @@ fn read_file(
         read_parquet(
             shared,
             &source,
-            flow_log_id,
+            (flow_log_id, region),
             read,
             stage,
             result,
@@ -652,7 +680,12 @@ fn read_file(
             return;
         }
         let r = match e {
-            DecodeEvent::Batch(bucket, batch) => stage.batch(bucket, batch),
+            DecodeEvent::Batch(bucket, batch) => match &region {
+                Some(r) => vpcflow_arrow::fill_region(batch, r)
+                    .map_err(|e| IngestError::Arrow(format!("{source}: {e}")))
+                    .and_then(|b| stage.batch(bucket, b)),
+                None => stage.batch(bucket, batch),
+            },
             DecodeEvent::BadLine { line, error, text } => {
                 if strict {
                     Err(IngestError::Strict(format!("{source}:{line}: {error}")))
@@ -778,7 +811,7 @@ fn read_file(
 fn read_parquet(
     shared: &Shared<'_>,
     source: &Arc<str>,
-    flow_log_id: Option<Arc<str>>,
+    (flow_log_id, region): (Option<Arc<str>>, Option<Arc<str>>),
     data: std::io::Result<Vec<u8>>,
     stage: &mut Stage<'_>,
     result: &mut WorkerResult,
@@ -823,6 +856,11 @@ fn read_parquet(
         )
         .map_err(|e| IngestError::Arrow(format!("{source}: {e}")))?;
         for (bucket, b) in parts {
+            let b = match &region {
+                Some(r) => vpcflow_arrow::fill_region(b, r)
+                    .map_err(|e| IngestError::Arrow(format!("{source}: {e}")))?,
+                None => b,
+            };
             stage.batch(bucket, b)?;
         }
         line += batch.num_rows() as u64;

@@ -216,8 +216,31 @@ pub fn execute(spec: &JobSpec, checked: Checked) -> Result<IngestSummary, JobErr
                 ))?;
             }
             let cw = CloudWatchSource::new(aws, from, to, !has_eni);
+            let ec2 = Ec2::new(aws);
             for uri in &cw_uris {
                 let group = cloudwatch::parse_uri(uri).context("cloudwatch URI")?;
+                // The group's records belong to the flow log that delivers to it (one ID
+                // for its copies in S3 and CloudWatch Logs alike), else `cloudwatch:GROUP`.
+                let ids: std::collections::BTreeSet<String> = match ec2.group_flow_logs(group) {
+                    Ok(logs) => logs.into_iter().filter_map(|l| l.id).collect(),
+                    Err(e) => {
+                        tracing::warn!("{e}; its records get flow_log_id cloudwatch:{group}");
+                        Default::default()
+                    }
+                };
+                if ids.len() > 1 {
+                    tracing::warn!(
+                        "{} flow logs deliver to {group}; its records get flow_log_id cloudwatch:{group}",
+                        ids.len()
+                    );
+                }
+                opts.log_groups.insert(
+                    group.to_string(),
+                    vpcflow_source::ingest::LogGroupOrigin {
+                        flow_log_id: (ids.len() == 1).then(|| ids.into_iter().next()).flatten(),
+                        region: aws.region(),
+                    },
+                );
                 let listed = cw.list(group, spec.log_stream_prefix.as_deref())?;
                 tracing::info!(source = %uri, streams = listed.len(), "listed");
                 files.extend(listed);

@@ -84,13 +84,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         to,
     };
     let rt = super::runtime()?;
-    let (schema, batches, prices) = rt
+    let without_inventory = opts.inventory.is_none();
+    let (schema, batches, prices, notes) = rt
         .block_on(async {
             let (ctx, prices) = vpcflow_report::open_with(&data, &opts).await?;
             let (schema, batches) = vpcflow_report::run_report(&ctx, report, args.limit).await?;
-            Ok::<_, vpcflow_report::QueryError>((schema, batches, prices))
+            let notes = if without_inventory {
+                vpcflow_report::missing_inventory_notes(&ctx, report).await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, vpcflow_report::QueryError>((schema, batches, prices, notes))
         })
         .with_context(|| format!("report {name}"))?;
+    for note in &notes {
+        eprintln!("note: without --inventory, {note}");
+    }
+    if !notes.is_empty() {
+        eprintln!(
+            "note: give --inventory DIR for a complete answer (`vpcflow inventory fetch --out DIR` writes one)"
+        );
+    }
     vpcflow_report::write_output(&mut out, &schema, &batches, args.output.into())?;
     if report.shows_cost {
         match args.output {
