@@ -672,3 +672,235 @@ endpoint_url = "{}"
         (Some(0), Some(4))
     );
 }
+
+/// Keys that differ only by `//` or `/./` are other objects: each is its own input, run
+/// after run.
+#[test]
+fn keys_with_double_slashes_and_dots_are_each_their_own_input() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    moto.python(
+        "s3.create_bucket(Bucket='logs')\n\
+         for i, k in enumerate(['odd/a.log', 'odd//a.log', 'odd/./a.log']):\n    \
+             s3.put_object(Bucket='logs', Key=k, Body=f'2 123456789012 eni-1 10.0.0.1 10.0.0.2 {i} 443 6 1 100 1764547200 1764547260 ACCEPT OK\\n'.encode())\n",
+    );
+    let out = d.join("ds");
+    let (code, s, err) = moto.ingest(&["s3://logs/odd/", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        (s["files"].as_i64(), s["records"].as_i64()),
+        (Some(3), Some(3)),
+        "{s}"
+    );
+    assert_eq!(
+        util::sorted_rows(&out, "SELECT source, srcport FROM flows"),
+        [
+            "{\"source\":\"s3://logs/odd/./a.log\",\"srcport\":2}",
+            "{\"source\":\"s3://logs/odd//a.log\",\"srcport\":1}",
+            "{\"source\":\"s3://logs/odd/a.log\",\"srcport\":0}",
+        ]
+    );
+    let (code, s, _) = moto.ingest(&["s3://logs/odd/", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (s["files"].as_i64(), s["skipped"].as_i64()),
+        (Some(0), Some(3)),
+        "{s}"
+    );
+}
+
+/// An S3 output inside its S3 source is refused before any work; a dataset found while
+/// listing a source is skipped with a warning.
+#[test]
+fn an_s3_output_inside_its_source_is_refused() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    moto.python(
+        "s3.create_bucket(Bucket='flowlogs')\n\
+         s3.put_object(Bucket='flowlogs', Key='AWSLogs/a.log', Body=b'2 123456789012 eni-1 10.0.0.1 10.0.0.2 1 443 6 1 100 1764547200 1764547260 ACCEPT OK\\n')\n",
+    );
+    let (code, _, err) = moto.ingest(&["s3://flowlogs", "--out", "s3://flowlogs/lake"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("lies inside the source"), "{err}");
+    let listed = moto
+        .python("print(sum(1 for _ in s3.list_objects_v2(Bucket='flowlogs').get('Contents', [])))");
+    assert_eq!(listed.trim(), "1", "nothing was written");
+    // A dataset written elsewhere in the bucket, then the whole bucket as the source.
+    let (code, _, err) = moto.ingest(&["s3://flowlogs/AWSLogs/", "--out", "s3://flowlogs/lake"]);
+    assert_eq!(code, 0, "{err}");
+    let out = d.join("local");
+    for _ in 0..2 {
+        let (code, s, err) = moto.ingest(&["s3://flowlogs", "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            err.contains("s3://flowlogs/lake/: skipped, it is a vpcflow dataset"),
+            "{err}"
+        );
+        assert!(s["records"].as_i64() <= Some(1), "{s}");
+    }
+    assert_eq!(query_i64(&out, "SELECT count(*) FROM flows"), 1);
+}
+
+/// A lock whose body is cut in the middle of the read counts as held: the second run stops
+/// (exit 3) rather than taking over a live lock.
+#[test]
+fn a_lock_cut_mid_read_counts_as_held() {
+    let moto = Moto::start();
+    let proxy = util::FaultProxy::start(&moto);
+    let d = Dir::new();
+    let far = chrono::Utc::now().timestamp() + 3600;
+    moto.python(&format!(
+        "s3.create_bucket(Bucket='lake')\n\
+         s3.put_object(Bucket='lake', Key='cutoff-ds/_manifest/LOCK', Body=b'{{\"holder\": \"run live, pid 1, host h\", \"expires\": {far}}}')\n"
+    ));
+    let f = d.write(
+        "a.log",
+        "2 123456789012 eni-1 10.0.0.1 10.0.0.2 1 443 6 1 100 1764547200 1764547260 ACCEPT OK\n",
+    );
+    let o = moto.vpcflow(&[
+        "ingest",
+        f.to_str().unwrap(),
+        "--out",
+        "s3://lake/cutoff-ds",
+        "--endpoint-url",
+        &proxy.endpoint,
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("unreadable"), "{}", stderr(&o));
+    let lock = moto.python("print(s3.get_object(Bucket='lake', Key='cutoff-ds/_manifest/LOCK')['Body'].read().decode())");
+    assert!(
+        lock.contains("run live"),
+        "the live lock is untouched: {lock}"
+    );
+}
+
+/// A holder paused past its lease, whose lock another run has taken over meanwhile, stops
+/// with an error at its next commit and commits nothing; the dataset holds every record once.
+#[test]
+fn a_holder_paused_past_its_lease_stops_and_commits_nothing() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    let gen_dir = d.join("gen");
+    util::generate(&gen_dir, 120_000, 8, "2025-12-01T00:00:00Z", 5, 0);
+    let logs = gen_dir.join("AWSLogs");
+    moto.python("s3.create_bucket(Bucket='lake')");
+    let run = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"));
+        c.args([
+            "ingest",
+            "--json",
+            logs.to_str().unwrap(),
+            "--out",
+            "s3://lake/paused",
+        ]);
+        for (k, v) in moto.env() {
+            c.env(k, v);
+        }
+        c.env("VPCFLOW_S3_LOCK_LEASE_SECONDS", "3");
+        c
+    };
+    let a = run()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop it as soon as it holds the lock, past its lease.
+    moto.python(&format!(
+        "import time, signal\n\
+         while True:\n    \
+             try:\n        s3.head_object(Bucket='lake', Key='paused/_manifest/LOCK'); break\n    \
+             except Exception: time.sleep(0.01)\n\
+         os.kill({}, signal.SIGSTOP)\n",
+        a.id()
+    ));
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let b = run().output().unwrap();
+    assert_eq!(b.status.code(), Some(0), "{}", stderr(&b));
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", &a.id().to_string()])
+        .status();
+    let a = a.wait_with_output().unwrap();
+    assert_eq!(a.status.code(), Some(1), "{}", stderr(&a));
+    assert!(
+        stderr(&a).contains("lost the dataset's lock"),
+        "{}",
+        stderr(&a)
+    );
+    let copy = d.join("copy");
+    moto.python(&format!(
+        "for page in s3.get_paginator('list_objects_v2').paginate(Bucket='lake', Prefix='paused/'):\n    \
+             for o in page.get('Contents', []):\n        \
+                 path = os.path.join('{}', o['Key'][len('paused/'):])\n        \
+                 os.makedirs(os.path.dirname(path), exist_ok=True)\n        \
+                 s3.download_file('lake', o['Key'], path)\n",
+        copy.display()
+    ));
+    assert_eq!(query_i64(&copy, "SELECT count(*) FROM flows"), 120_000);
+    assert_eq!(
+        query_i64(
+            &copy,
+            "SELECT count(*) FROM (SELECT DISTINCT source, source_line FROM flows)"
+        ),
+        120_000
+    );
+}
+
+/// An endpoint that refuses connections fails at once, in one line that names the operation,
+/// the location and the likely fix, never an SDK debug dump.
+#[test]
+fn a_refused_endpoint_fails_at_once_in_one_line() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let f = d.write(
+        "a.log",
+        "2 123456789012 eni-1 10.0.0.1 10.0.0.2 1 443 6 1 100 1764547200 1764547260 ACCEPT OK\n",
+    );
+    for args in [
+        vec![
+            "ingest",
+            "s3://logs/x/",
+            "--out",
+            d.join("o1").to_str().unwrap().to_string().leak(),
+            "--endpoint-url",
+            &endpoint,
+        ],
+        vec![
+            "ingest",
+            f.to_str().unwrap(),
+            "--out",
+            "s3://lake/x",
+            "--endpoint-url",
+            &endpoint,
+        ],
+    ] {
+        let started = std::time::Instant::now();
+        let o = moto.vpcflow(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        let err = stderr(&o);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("could not reach the endpoint") && err.contains("--endpoint-url"),
+            "{err}"
+        );
+        assert!(
+            err.contains("ListObjectsV2") || err.contains("PutObject"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("DispatchFailure") && !err.contains("ConnectorError"),
+            "{err}"
+        );
+    }
+}

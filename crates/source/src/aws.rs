@@ -1,6 +1,10 @@
 //! What every AWS source shares: the SDK configuration and a runtime to drive its clients.
 
 use crate::IngestError;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::sync::Arc;
 
 /// How to reach AWS.
@@ -64,5 +68,114 @@ impl AwsContext {
     /// The region requests go to, where the chain found one.
     pub fn region(&self) -> Option<String> {
         self.sdk.region().map(|r| r.to_string())
+    }
+}
+
+/// An AWS error as one line: the operation, what failed and the likely fix (credentials,
+/// region, endpoint), never the SDK's debug dump. The service's error code stays in it
+/// (`NoSuchBucket`, `AccessDenied`, `ResourceNotFoundException`). The caller names the bucket
+/// and key or the log group.
+pub fn one_line<E, R>(operation: &str, e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    format!("{operation}: {}", describe(e))
+}
+
+fn describe<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match e {
+        SdkError::ServiceError(s) => {
+            let err = s.err();
+            let code = err.code().unwrap_or("error");
+            let message = err.message().unwrap_or_default();
+            let hint = match code {
+                "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken"
+                | "InvalidClientTokenId" | "UnrecognizedClientException" | "AuthFailure" => {
+                    "; check the credentials (AWS_PROFILE / --profile, the environment, SSO login)"
+                }
+                "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
+                    "; the credentials lack a permission for this"
+                }
+                "PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException" => {
+                    "; check the region (--region, AWS_REGION)"
+                }
+                _ => "",
+            };
+            if message.is_empty() {
+                format!("{code}{hint}")
+            } else {
+                format!("{code}: {message}{hint}")
+            }
+        }
+        SdkError::DispatchFailure(_) => match io_cause(e) {
+            Some(io) => format!(
+                "could not reach the endpoint ({io}); check --endpoint-url / AWS_ENDPOINT_URL, the region and the network"
+            ),
+            None => "could not send the request; check --endpoint-url / AWS_ENDPOINT_URL, the region and the network".to_string(),
+        },
+        SdkError::TimeoutError(_) => {
+            "timed out; check the network, the region and --endpoint-url".to_string()
+        }
+        SdkError::ResponseError(_) => match io_cause(e) {
+            Some(io) => format!("the response could not be read ({io})"),
+            None => "the response could not be read".to_string(),
+        },
+        SdkError::ConstructionFailure(_) => format!(
+            "the request could not be made ({}); check the credentials and the region",
+            innermost(e)
+        ),
+        _ => innermost(e),
+    }
+}
+
+/// The first I/O error among `e`'s causes.
+fn io_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        cur = c.source();
+    }
+    None
+}
+
+/// The message of `e`'s deepest cause.
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// A retry classifier: a refused connection is not retried (the endpoint is not there, and
+/// backing off eight times would only make the user wait); throttling, 5xx answers and
+/// dropped connections still are.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RefusedIsFinal;
+
+impl ClassifyRetry for RefusedIsFinal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let refused = ctx
+            .output_or_error()
+            .and_then(|r| r.err())
+            .and_then(|e| e.as_connector_error())
+            .and_then(|c| io_cause(c))
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        if refused {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "refused connections are final"
     }
 }

@@ -7,8 +7,8 @@
 
 use crate::IngestError;
 use crate::aws::AwsContext;
+use crate::aws::one_line;
 use crate::local::InputFile;
-use aws_sdk_cloudwatchlogs::error::DisplayErrorContext;
 use std::collections::VecDeque;
 use std::io::Read;
 use std::path::PathBuf;
@@ -50,7 +50,11 @@ impl CloudWatchSource {
     pub fn new(aws: &AwsContext, from: i64, to: i64, append_eni: bool) -> Self {
         Self {
             rt: aws.rt.clone(),
-            client: aws_sdk_cloudwatchlogs::Client::new(&aws.sdk),
+            client: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(&aws.sdk)
+                    .retry_classifier(crate::aws::RefusedIsFinal)
+                    .build(),
+            ),
             start_ms: from * 1000,
             end_ms: to * 1000,
             append_eni,
@@ -69,7 +73,7 @@ impl CloudWatchSource {
             .send();
         let mut out = Vec::new();
         while let Some(page) = self.rt.block_on(pages.next()) {
-            let page = page.map_err(|e| err(uri.clone(), DisplayErrorContext(&e)))?;
+            let page = page.map_err(|e| err(uri.clone(), one_line("DescribeLogStreams", &e)))?;
             for s in page.log_streams() {
                 let Some(name) = s.log_stream_name() else {
                     continue;
@@ -89,7 +93,7 @@ impl CloudWatchSource {
                 }
             }
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }
 
@@ -159,7 +163,7 @@ impl EventReader {
                     .set_next_token(self.token.take())
                     .send(),
             )
-            .map_err(|e| std::io::Error::other(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| std::io::Error::other(one_line("FilterLogEvents", &e)))?;
         for ev in resp.events() {
             if let Some(m) = ev.message() {
                 self.pending

@@ -3,7 +3,7 @@
 
 use crate::IngestError;
 use crate::aws::AwsContext;
-use aws_sdk_ec2::error::DisplayErrorContext;
+use crate::aws::one_line;
 use aws_sdk_ec2::types::Filter;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -44,7 +44,11 @@ impl Ec2 {
     pub fn new(aws: &AwsContext) -> Self {
         Self {
             rt: aws.rt.clone(),
-            client: aws_sdk_ec2::Client::new(&aws.sdk),
+            client: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(&aws.sdk)
+                    .retry_classifier(crate::aws::RefusedIsFinal)
+                    .build(),
+            ),
         }
     }
 
@@ -64,7 +68,7 @@ impl Ec2 {
             .send();
         let mut out = Vec::new();
         while let Some(page) = self.rt.block_on(pages.next()) {
-            let page = page.map_err(|e| err(&name, DisplayErrorContext(&e)))?;
+            let page = page.map_err(|e| err(&name, one_line("DescribeFlowLogs", &e)))?;
             out.extend(page.flow_logs().iter().map(|fl| GroupFlowLog {
                 id: fl.flow_log_id().map(str::to_string),
                 format: fl.log_format().map(str::to_string),
@@ -107,7 +111,7 @@ impl Ec2 {
         let mut subnets = Vec::new();
         let mut pages = self.client.describe_subnets().into_paginator().send();
         while let Some(page) = self.rt.block_on(pages.next()) {
-            let page = page.map_err(|e| err("ec2 DescribeSubnets", DisplayErrorContext(&e)))?;
+            let page = page.map_err(|e| err("ec2", one_line("DescribeSubnets", &e)))?;
             for s in page.subnets() {
                 subnets.push(json!({
                     "SubnetId": s.subnet_id(),
@@ -131,8 +135,7 @@ impl Ec2 {
             .into_paginator()
             .send();
         while let Some(page) = self.rt.block_on(pages.next()) {
-            let page =
-                page.map_err(|e| err("ec2 DescribeNetworkInterfaces", DisplayErrorContext(&e)))?;
+            let page = page.map_err(|e| err("ec2", one_line("DescribeNetworkInterfaces", &e)))?;
             for e in page.network_interfaces() {
                 enis.push(json!({
                     "NetworkInterfaceId": e.network_interface_id(),
@@ -174,7 +177,7 @@ impl Ec2 {
         let mut vpcs = Vec::new();
         let mut pages = self.client.describe_vpcs().into_paginator().send();
         while let Some(page) = self.rt.block_on(pages.next()) {
-            let page = page.map_err(|e| err("ec2 DescribeVpcs", DisplayErrorContext(&e)))?;
+            let page = page.map_err(|e| err("ec2", one_line("DescribeVpcs", &e)))?;
             for v in page.vpcs() {
                 vpcs.push(json!({
                     "VpcId": v.vpc_id(),
@@ -193,7 +196,7 @@ impl Ec2 {
         let addresses = self
             .rt
             .block_on(self.client.describe_addresses().send())
-            .map_err(|e| err("ec2 DescribeAddresses", DisplayErrorContext(&e)))?;
+            .map_err(|e| err("ec2", one_line("DescribeAddresses", &e)))?;
         let addresses: Vec<Value> = addresses
             .addresses()
             .iter()

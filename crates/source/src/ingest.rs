@@ -199,6 +199,9 @@ struct Shared<'a> {
 struct WorkerResult {
     summary: IngestSummary,
     unknown: BTreeSet<String>,
+    /// With `--strict`: the worker's closed files and their inputs, committed together with
+    /// every other worker's only once all have finished clean.
+    held: Option<(Vec<PendingFile>, Vec<SourceEntry>)>,
 }
 
 /// A unique name for one run: UTC time and process ID.
@@ -238,7 +241,7 @@ pub fn ingest_inputs(
     // In path order, which in AWS's key layout is time order: each worker then moves through
     // the hours one after another and writes few, large files per hour.
     let mut order: Vec<InputFile> = files.to_vec();
-    order.sort_by(|a, b| a.path.cmp(&b.path).then(a.range.cmp(&b.range)));
+    order.sort_by(|a, b| a.id.cmp(&b.id).then(a.range.cmp(&b.range)));
     let shared = Shared {
         open,
         files: &order,
@@ -274,10 +277,25 @@ pub fn ingest_inputs(
             .filter_map(|h| h.join().ok().flatten())
             .collect()
     });
+    let mut results = results;
+    let held: Vec<(Vec<PendingFile>, Vec<SourceEntry>)> =
+        results.iter_mut().filter_map(|r| r.held.take()).collect();
     if let Some(e) = fatal.into_inner().ok().flatten() {
+        // `--strict` is all or nothing: what the workers that finished clean hold goes too.
+        for (files, _) in held {
+            for f in files {
+                let _ = std::fs::remove_file(f.tmp);
+            }
+        }
         return Err(e);
     }
     let mut summary = IngestSummary::default();
+    if !held.is_empty() {
+        let (files, sources): (Vec<_>, Vec<_>) = held.into_iter().unzip();
+        let files: Vec<PendingFile> = files.into_iter().flatten().collect();
+        dataset.commit_files(run_id, &files, sources.into_iter().flatten().collect())?;
+        summary.commits += 1;
+    }
     let mut unknown = BTreeSet::new();
     for r in results {
         summary.add(r.summary);
@@ -328,6 +346,19 @@ impl Segment {
 
     /// Closes the files and commits them with their inputs.
     fn commit(self, shared: &Shared<'_>, summary: &mut IngestSummary) -> Result<(), IngestError> {
+        let (files, sources) = self.close(summary)?;
+        shared
+            .dataset
+            .commit_files(shared.run_id, &files, sources)?;
+        summary.commits += 1;
+        Ok(())
+    }
+
+    /// Closes the files: returns them with the inputs they hold, ready to commit.
+    fn close(
+        self,
+        summary: &mut IngestSummary,
+    ) -> Result<(Vec<PendingFile>, Vec<SourceEntry>), IngestError> {
         let mut files = self.writer.finish()?;
         let quarantine = self.quarantine.finish()?;
         let quarantine_dest = quarantine.as_ref().map(|q| q.dest.display().to_string());
@@ -360,11 +391,7 @@ impl Segment {
             .iter()
             .filter(|f| f.dest.extension().is_some_and(|e| e == "parquet"))
             .count() as u64;
-        shared
-            .dataset
-            .commit_files(shared.run_id, &files, sources)?;
-        summary.commits += 1;
-        Ok(())
+        Ok((files, sources))
     }
 }
 
@@ -457,6 +484,8 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
     }
     if segment.sources.is_empty() {
         segment.abort();
+    } else if shared.opts.strict {
+        result.held = Some(segment.close(&mut result.summary)?);
     } else {
         segment.commit(shared, &mut result.summary)?;
     }

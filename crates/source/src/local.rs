@@ -64,7 +64,11 @@ pub fn discover(sources: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
             out.push(InputFile::local(src.clone(), &meta));
             continue;
         }
-        for entry in walkdir::WalkDir::new(src).sort_by_file_name() {
+        let walk = walkdir::WalkDir::new(src)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| !is_dataset_dir(e.path(), e.file_type().is_dir()));
+        for entry in walk {
             let entry = entry.map_err(|e| IngestError::Source {
                 source_name: e
                     .path()
@@ -86,9 +90,91 @@ pub fn discover(sources: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
     Ok(out)
 }
 
+/// Whether `dir` is a vpcflow dataset (it holds `_manifest/`): a walk never reads one as flow
+/// logs, and says so.
+fn is_dataset_dir(dir: &Path, is_dir: bool) -> bool {
+    let dataset = is_dir && dir.join(crate::manifest::MANIFEST_DIR).is_dir();
+    if dataset {
+        tracing::warn!(
+            "{}: skipped, it is a vpcflow dataset (it holds {}/), not flow logs",
+            dir.display(),
+            crate::manifest::MANIFEST_DIR
+        );
+    }
+    dataset
+}
+
+/// The part of `path` that exists, resolved (symbolic links, `..`), with the rest appended:
+/// where a path that may not exist yet points.
+fn resolved(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let mut out = real;
+            out.extend(rest.iter().rev());
+            return out;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Whether the dataset `out` (a directory or `s3://BUCKET/PREFIX`) lies inside `source` (a
+/// path, `s3://BUCKET/PREFIX` or `cloudwatch://GROUP`): reading the source would then read the
+/// dataset's own files. S3 prefixes are compared as text, as listing them does.
+pub fn output_inside_source(out: &str, source: &str) -> bool {
+    match (
+        crate::s3::S3Location::parse(out),
+        crate::s3::S3Location::parse(source),
+    ) {
+        (Some(o), Some(s)) => o.bucket == s.bucket && o.prefix.starts_with(&s.prefix),
+        (None, None) if !source.starts_with("cloudwatch://") => {
+            resolved(Path::new(out)).starts_with(resolved(Path::new(source)))
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_inside_a_source_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        assert!(output_inside_source(
+            &format!("{root}/logs/lake"),
+            &format!("{root}/logs")
+        ));
+        assert!(output_inside_source(
+            &format!("{root}/logs/../logs/x"),
+            &format!("{root}/logs/")
+        ));
+        assert!(!output_inside_source(
+            &format!("{root}/lake"),
+            &format!("{root}/logs")
+        ));
+        assert!(!output_inside_source(
+            &format!("{root}/logs-lake"),
+            &format!("{root}/logs")
+        ));
+        assert!(output_inside_source("s3://flowlogs/lake", "s3://flowlogs"));
+        assert!(output_inside_source("s3://b/logs-lake/", "s3://b/logs"));
+        assert!(!output_inside_source("s3://b/lake/", "s3://b/logs/"));
+        assert!(!output_inside_source(
+            "s3://other/logs/lake",
+            "s3://b/logs/"
+        ));
+        assert!(!output_inside_source("s3://b/x", "cloudwatch://b"));
+    }
 
     #[test]
     fn walks_directories_and_reports_missing_paths() {
@@ -112,6 +198,14 @@ mod tests {
         assert_eq!(names, ["a/b/x.log.gz", "a/y.log"]);
         assert_eq!(files[1].size, 2);
         let err = discover(&[dir.path().join("nope")]).unwrap_err();
+        assert!(err.to_string().contains("nope"));
+        // A dataset inside a walked folder is not read.
+        std::fs::create_dir_all(dir.path().join("a/lake/_manifest")).unwrap();
+        std::fs::write(dir.path().join("a/lake/_manifest/LOCK"), b"").unwrap();
+        std::fs::create_dir_all(dir.path().join("a/lake/_quarantine")).unwrap();
+        std::fs::write(dir.path().join("a/lake/_quarantine/x.jsonl"), b"{}").unwrap();
+        let files = discover(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(files.len(), 2);
         assert!(
             err.to_string().contains("nope: No such file or directory"),
             "{err}"

@@ -19,7 +19,7 @@
 //! into place) and deleted; a merge cut short leaves commits that the next merge takes again.
 
 use crate::local::InputFile;
-use crate::store::{LocalStore, Store, io};
+use crate::store::{LocalStore, LockGuard, Store, io, is_safe_key};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -44,6 +44,17 @@ pub enum ManifestError {
         location: String,
         /// What the lock file says of its holder.
         holder: String,
+    },
+    /// The run lost the dataset's lock (paused past its lease, or taken over by another run)
+    /// and stopped: it committed nothing after that.
+    #[error(
+        "{location}: this run lost the dataset's lock ({message}); it stopped and committed nothing more"
+    )]
+    LockLost {
+        /// The dataset.
+        location: String,
+        /// How it was found out.
+        message: String,
     },
     /// A file system operation failed.
     #[error("{path}: {message}")]
@@ -223,7 +234,7 @@ pub struct Plan {
 /// A dataset opened for writing: locked, rolled forward, its manifest loaded.
 pub struct Dataset {
     store: Box<dyn Store>,
-    _lock: Box<dyn std::any::Any + Send + Sync>,
+    lock: Box<dyn LockGuard>,
     inner: Mutex<Inner>,
 }
 
@@ -268,6 +279,10 @@ impl Dataset {
                 ..State::default()
             },
         };
+        check_paths(
+            &manifest,
+            state.sources.values().flat_map(|s| s.parts.iter()),
+        )?;
         if state.version > FORMAT_VERSION {
             return Err(ManifestError::Corrupt {
                 path: manifest,
@@ -307,6 +322,7 @@ impl Dataset {
                     path: key.clone(),
                     message: e.to_string(),
                 })?;
+            check_paths(&key, commit.paths())?;
             roll_forward(store.as_ref(), &commit, &mut warnings)?;
             state.apply(&commit);
             next_seq = next_seq.max(seq + 1);
@@ -320,7 +336,7 @@ impl Dataset {
         }
         Ok(Self {
             store,
-            _lock: lock,
+            lock,
             inner: Mutex::new(Inner {
                 state,
                 unmerged,
@@ -493,6 +509,8 @@ impl Dataset {
     }
 
     fn commit_locked(&self, inner: &mut Inner, mut commit: Commit) -> Result<(), ManifestError> {
+        // The lock is still this run's, or nothing is committed.
+        self.lock.confirm()?;
         commit.seq = inner.next_seq;
         let key = manifest_key(&format!("commit-{:012}.json", commit.seq));
         let bytes = serde_json::to_vec(&commit).map_err(|e| ManifestError::Io {
@@ -556,6 +574,38 @@ impl Dataset {
         }
         inner.state = state;
         Ok(())
+    }
+}
+
+/// Refuses a manifest file (`file`) that names a path outside the dataset: the manifest is
+/// data, and a crafted one must not make a run move or delete files elsewhere.
+fn check_paths<'a>(
+    file: &str,
+    paths: impl IntoIterator<Item = &'a String>,
+) -> Result<(), ManifestError> {
+    for p in paths {
+        if !is_safe_key(p) {
+            return Err(ManifestError::Corrupt {
+                path: file.to_string(),
+                message: format!("it names {p:?}, which is not a relative path inside the dataset"),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Commit {
+    /// Every path the commit names.
+    fn paths(&self) -> impl Iterator<Item = &String> {
+        self.added
+            .iter()
+            .flat_map(|m| [&m.tmp, &m.dest])
+            .chain(
+                self.replaced
+                    .iter()
+                    .flat_map(|(old, new)| std::iter::once(old).chain(new.iter())),
+            )
+            .chain(self.sources.iter().flat_map(|s| s.parts.iter()))
     }
 }
 

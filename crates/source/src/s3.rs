@@ -7,8 +7,8 @@
 
 use crate::IngestError;
 use crate::aws::AwsContext;
+use crate::aws::one_line;
 use crate::local::InputFile;
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use std::io::Read;
 use std::path::PathBuf;
@@ -57,6 +57,7 @@ impl S3Source {
     pub fn new(aws: &AwsContext) -> Self {
         let conf = aws_sdk_s3::config::Builder::from(&aws.sdk)
             .force_path_style(aws.custom_endpoint)
+            .retry_classifier(crate::aws::RefusedIsFinal)
             .build();
         Self {
             rt: aws.rt.clone(),
@@ -78,6 +79,8 @@ impl S3Source {
             _ => vec![loc.prefix.clone()],
         };
         let mut out = Vec::new();
+        // Prefixes that hold a vpcflow dataset (`.../_manifest/...`): never read as flow logs.
+        let mut datasets: Vec<String> = Vec::new();
         for prefix in prefixes {
             let mut pages = self
                 .client
@@ -87,9 +90,15 @@ impl S3Source {
                 .into_paginator()
                 .send();
             while let Some(page) = self.rt.block_on(pages.next()) {
-                let page = page.map_err(|e| err(uri.clone(), DisplayErrorContext(&e)))?;
+                let page = page.map_err(|e| err(uri.clone(), one_line("ListObjectsV2", &e)))?;
                 for obj in page.contents() {
                     let Some(key) = obj.key() else { continue };
+                    if let Some(root) = dataset_root(key) {
+                        if !datasets.iter().any(|d| d == root) {
+                            datasets.push(root.to_string());
+                        }
+                        continue;
+                    }
                     if !is_flow_log_text(key) || !name_in_range(key, from, to) {
                         continue;
                     }
@@ -104,8 +113,22 @@ impl S3Source {
                 }
             }
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out.dedup_by(|a, b| a.path == b.path);
+        for root in &datasets {
+            tracing::warn!(
+                "s3://{}/{root}: skipped, it is a vpcflow dataset (it holds _manifest/), not flow logs",
+                loc.bucket
+            );
+        }
+        out.retain(|f| {
+            let key =
+                f.id.strip_prefix(&format!("s3://{}/", loc.bucket))
+                    .unwrap_or(&f.id);
+            !datasets.iter().any(|d| key.starts_with(d.as_str()))
+        });
+        // By key as written: `a//b` and `a/./b` are other objects than `a/b` (a path would
+        // compare them equal).
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.dedup_by(|a, b| a.id == b.id);
         Ok(out)
     }
 
@@ -133,7 +156,7 @@ impl S3Source {
                 .send();
             let mut regions = Vec::new();
             while let Some(page) = self.rt.block_on(pages.next()) {
-                let page = page.map_err(|e| err(uri.clone(), DisplayErrorContext(&e)))?;
+                let page = page.map_err(|e| err(uri.clone(), one_line("ListObjectsV2", &e)))?;
                 regions.extend(
                     page.common_prefixes()
                         .iter()
@@ -187,7 +210,7 @@ impl S3Source {
                 std::io::Error::other(if gone {
                     "object not found (deleted after it was listed?)".to_string()
                 } else {
-                    DisplayErrorContext(&e).to_string()
+                    one_line("GetObject", &e)
                 })
             })?;
         Ok(Box::new(BodyReader {
@@ -211,7 +234,7 @@ impl Read for BodyReader {
             match self.rt.block_on(self.body.try_next()) {
                 Ok(Some(c)) => self.chunk = c,
                 Ok(None) => return Ok(0),
-                Err(e) => return Err(std::io::Error::other(DisplayErrorContext(&e).to_string())),
+                Err(e) => return Err(std::io::Error::other(e.to_string())),
             }
         }
         let n = buf.len().min(self.chunk.len());
@@ -225,6 +248,15 @@ fn is_flow_log_text(key: &str) -> bool {
     [".log.gz", ".log", ".gz", ".parquet"]
         .iter()
         .any(|ext| key.ends_with(ext))
+}
+
+/// The root of the vpcflow dataset `key` belongs to (the prefix before its `_manifest/`
+/// segment), if it is one of a dataset's manifest keys.
+fn dataset_root(key: &str) -> Option<&str> {
+    if key.starts_with("_manifest/") {
+        return Some("");
+    }
+    key.find("/_manifest/").map(|i| &key[..=i])
 }
 
 /// `.../vpcflowlogs/{region}/` or `.../aws-region={region}/`.

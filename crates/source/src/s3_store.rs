@@ -12,10 +12,10 @@
 //! then takes the expired lock over with `If-Match`, so two runs cannot both take it.
 
 use crate::aws::AwsContext;
+use crate::aws::one_line;
 use crate::manifest::ManifestError;
 use crate::s3::S3Location;
-use crate::store::Store;
-use aws_sdk_s3::error::DisplayErrorContext;
+use crate::store::{LockGuard, Store};
 use aws_sdk_s3::primitives::ByteStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,6 +64,7 @@ impl S3Store {
         })?;
         let conf = aws_sdk_s3::config::Builder::from(&aws.sdk)
             .force_path_style(aws.custom_endpoint)
+            .retry_classifier(crate::aws::RefusedIsFinal)
             .build();
         let mut prefix = loc.prefix;
         if !prefix.is_empty() && !prefix.ends_with('/') {
@@ -110,7 +111,15 @@ impl S3Store {
         match self.rt.block_on(req.send()) {
             Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
             Err(e) if is_precondition_failed(&e) => Ok(None),
-            Err(e) => Err(s3_err(self.uri(LOCK_KEY), DisplayErrorContext(&e))),
+            // Renewing a lock that is gone (deleted by a run that took it over and finished):
+            // not ours any more.
+            Err(e)
+                if etag.is_some()
+                    && e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(s3_err(self.uri(LOCK_KEY), one_line("PutObject", &e))),
         }
     }
 }
@@ -128,18 +137,112 @@ where
     )
 }
 
-/// The held S3 lock: renewed in the background, deleted on drop.
+/// What the holder of the S3 lock knows of it.
+struct LockState {
+    store: S3Store,
+    holder: String,
+    /// The lock object's ETag as this run last wrote it.
+    etag: std::sync::Mutex<String>,
+    /// Set once another run is found to hold the lock.
+    lost: AtomicBool,
+    stop: AtomicBool,
+}
+
+impl LockState {
+    fn lost(&self, message: &str) -> ManifestError {
+        self.lost.store(true, Ordering::Relaxed);
+        ManifestError::LockLost {
+            location: self.store.location(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Rewrites the lock over the ETag this run last wrote (`If-Match`): it succeeds only if
+    /// no other run has written it since, and extends the lease.
+    fn renew(&self) -> Result<(), ManifestError> {
+        if self.lost.load(Ordering::Relaxed) {
+            return Err(self.lost("another run took it over"));
+        }
+        let mut etag = self
+            .etag
+            .lock()
+            .map_err(|_| self.lost("the lock's state was poisoned"))?;
+        match self.store.put_lock(&self.holder, Some(&etag))? {
+            Some(e) => {
+                *etag = e;
+                Ok(())
+            }
+            None => Err(self.lost("another run took it over")),
+        }
+    }
+}
+
+/// The held S3 lock: renewed in the background, proven before each commit, deleted on drop.
 struct S3Lock {
-    stop: Arc<AtomicBool>,
+    state: Arc<LockState>,
     renewer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LockGuard for S3Lock {
+    fn confirm(&self) -> Result<(), ManifestError> {
+        self.state.renew()
+    }
 }
 
 impl Drop for S3Lock {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.state.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.renewer.take() {
             let _ = t.join();
         }
+        if self.state.lost.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(etag) = self.state.etag.lock() {
+            let store = &self.state.store;
+            let _ = store.rt.block_on(
+                store
+                    .client
+                    .delete_object()
+                    .bucket(&store.bucket)
+                    .key(store.key(LOCK_KEY))
+                    .if_match(etag.as_str())
+                    .send(),
+            );
+        }
+    }
+}
+
+impl S3Store {
+    /// Reads the lock object: its holder and lease end, and its ETag. A lock that cannot be
+    /// read whole is an error, never an empty lock; one that cannot be parsed counts as held
+    /// until its last modification plus the lease.
+    fn read_lock(&self) -> Result<(Option<LockBody>, i64, String), ManifestError> {
+        let out = self
+            .rt
+            .block_on(
+                self.client
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(self.key(LOCK_KEY))
+                    .send(),
+            )
+            .map_err(|e| s3_err(self.uri(LOCK_KEY), one_line("GetObject", &e)))?;
+        let etag = out.e_tag().unwrap_or_default().to_string();
+        let modified = out.last_modified().map(|t| t.secs());
+        // A body cut in the middle (a network fault) is unreadable, not empty: it counts as held.
+        let body = match self.rt.block_on(out.body.collect()) {
+            Ok(bytes) => serde_json::from_slice::<LockBody>(&bytes.into_bytes()).ok(),
+            Err(e) => {
+                tracing::warn!("{}: the lock could not be read ({e})", self.uri(LOCK_KEY));
+                None
+            }
+        };
+        let expires = match &body {
+            Some(b) => b.expires,
+            None => modified.unwrap_or_else(|| chrono::Utc::now().timestamp()) + lease_seconds(),
+        };
+        Ok((body, expires, etag))
     }
 }
 
@@ -152,97 +255,70 @@ impl Store for S3Store {
         self.staging.path()
     }
 
-    fn lock(&self, holder: &str) -> Result<Box<dyn std::any::Any + Send + Sync>, ManifestError> {
+    fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, ManifestError> {
         let etag = match self.put_lock(holder, None)? {
             Some(etag) => etag,
             None => {
                 // Held, or left behind by a run that died: take it over once it has expired.
-                let resp = self.rt.block_on(
-                    self.client
-                        .get_object()
-                        .bucket(&self.bucket)
-                        .key(self.key(LOCK_KEY))
-                        .send(),
-                );
-                let (body, etag) = match resp {
-                    Ok(out) => {
-                        let etag = out.e_tag().unwrap_or_default().to_string();
-                        let bytes = self
-                            .rt
-                            .block_on(out.body.collect())
-                            .map(|b| b.into_bytes().to_vec())
-                            .unwrap_or_default();
-                        (serde_json::from_slice::<LockBody>(&bytes).ok(), etag)
-                    }
-                    Err(e) => return Err(s3_err(self.uri(LOCK_KEY), DisplayErrorContext(&e))),
-                };
+                let (body, expires, etag) = self.read_lock()?;
                 let now = chrono::Utc::now().timestamp();
-                let taken = match &body {
-                    Some(b) if b.expires > now => None,
-                    _ => self.put_lock(holder, Some(&etag))?,
+                let taken = if expires > now {
+                    None
+                } else {
+                    self.put_lock(holder, Some(&etag))?
                 };
                 match taken {
                     Some(etag) => etag,
                     None => {
+                        let until = chrono::DateTime::from_timestamp(expires, 0)
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default();
                         return Err(ManifestError::Locked {
                             location: self.location(),
-                            holder: body.map_or_else(
-                                || "holder unknown".to_string(),
-                                |b| {
-                                    format!(
-                                        "{}; its lease ends at {}",
-                                        b.holder,
-                                        chrono::DateTime::from_timestamp(b.expires, 0)
-                                            .map(|t| t.to_rfc3339())
-                                            .unwrap_or_default()
-                                    )
-                                },
-                            ),
+                            holder: match body {
+                                Some(b) => format!("{}; its lease ends at {until}", b.holder),
+                                None => format!(
+                                    "the lock object is unreadable; it counts as held until {until}"
+                                ),
+                            },
                         });
                     }
                 }
             }
         };
-        let stop = Arc::new(AtomicBool::new(false));
+        let state = Arc::new(LockState {
+            store: self.clone(),
+            holder: holder.to_string(),
+            etag: std::sync::Mutex::new(etag),
+            lost: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        });
         let renewer = {
-            let stop = stop.clone();
-            let store = self.clone();
-            let holder = holder.to_string();
+            let state = state.clone();
             std::thread::spawn(move || {
+                // At most a third of the lease apart, so that one failed renewal leaves time
+                // for the next.
                 let period = Duration::from_secs((lease_seconds() / 4).max(1) as u64);
-                let mut etag = etag;
                 let mut last = std::time::Instant::now();
-                while !stop.load(Ordering::Relaxed) {
+                while !state.stop.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(100));
                     if last.elapsed() < period {
                         continue;
                     }
                     last = std::time::Instant::now();
-                    match store.put_lock(&holder, Some(&etag)) {
-                        Ok(Some(e)) => etag = e,
-                        Ok(None) => {
-                            tracing::error!(
-                                "{}: the lock was taken over by another run",
-                                store.uri(LOCK_KEY)
-                            );
+                    match state.renew() {
+                        Ok(()) => {}
+                        Err(e @ ManifestError::LockLost { .. }) => {
+                            tracing::error!("{e}");
                             return;
                         }
                         Err(e) => tracing::warn!("renewing the lock: {e}"),
                     }
                 }
-                let _ = store.rt.block_on(
-                    store
-                        .client
-                        .delete_object()
-                        .bucket(&store.bucket)
-                        .key(store.key(LOCK_KEY))
-                        .if_match(&etag)
-                        .send(),
-                );
             })
         };
         Ok(Box::new(S3Lock {
-            stop,
+            state,
             renewer: Some(renewer),
         }))
     }
@@ -264,7 +340,7 @@ impl Store for S3Store {
                 Ok(Some(bytes.into_bytes().to_vec()))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(s3_err(self.uri(key), DisplayErrorContext(&e))),
+            Err(e) => Err(s3_err(self.uri(key), one_line("GetObject", &e))),
         }
     }
 
@@ -278,7 +354,7 @@ impl Store for S3Store {
                     .body(ByteStream::from(bytes.to_vec()))
                     .send(),
             )
-            .map_err(|e| s3_err(self.uri(key), DisplayErrorContext(&e)))?;
+            .map_err(|e| s3_err(self.uri(key), one_line("PutObject", &e)))?;
         Ok(())
     }
 
@@ -292,7 +368,7 @@ impl Store for S3Store {
             .send();
         let mut out = Vec::new();
         while let Some(page) = self.rt.block_on(pages.next()) {
-            let page = page.map_err(|e| s3_err(self.uri(prefix), DisplayErrorContext(&e)))?;
+            let page = page.map_err(|e| s3_err(self.uri(prefix), one_line("ListObjectsV2", &e)))?;
             for obj in page.contents() {
                 if let Some(k) = obj.key().and_then(|k| k.strip_prefix(&self.prefix)) {
                     out.push(k.to_string());
@@ -314,7 +390,7 @@ impl Store for S3Store {
         match resp {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
-            Err(e) => Err(s3_err(self.uri(key), DisplayErrorContext(&e))),
+            Err(e) => Err(s3_err(self.uri(key), one_line("HeadObject", &e))),
         }
     }
 
@@ -327,7 +403,7 @@ impl Store for S3Store {
                     .key(self.key(key))
                     .send(),
             )
-            .map_err(|e| s3_err(self.uri(key), DisplayErrorContext(&e)))?;
+            .map_err(|e| s3_err(self.uri(key), one_line("DeleteObject", &e)))?;
         Ok(())
     }
 
@@ -352,7 +428,7 @@ impl Store for S3Store {
                     .body(body)
                     .send(),
             )
-            .map_err(|e| s3_err(self.uri(key), DisplayErrorContext(&e)))?;
+            .map_err(|e| s3_err(self.uri(key), one_line("PutObject", &e)))?;
         let _ = std::fs::remove_file(file);
         Ok(())
     }
@@ -367,7 +443,7 @@ impl Store for S3Store {
                     .key(self.key(to))
                     .send(),
             )
-            .map_err(|e| s3_err(self.uri(to), DisplayErrorContext(&e)))?;
+            .map_err(|e| s3_err(self.uri(to), one_line("CopyObject", &e)))?;
         self.delete(from)
     }
 

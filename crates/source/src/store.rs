@@ -10,6 +10,62 @@ use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+/// A held lock on a dataset.
+pub trait LockGuard: Send + Sync {
+    /// Proves, right before a commit, that the lock is still this run's: an error
+    /// ([`ManifestError::LockLost`]) once another run has taken it over, so that a run that
+    /// lost its lock commits nothing more.
+    fn confirm(&self) -> Result<(), ManifestError>;
+}
+
+/// A local lock: an `flock` on `_manifest/LOCK`, which no other process can take while this
+/// one lives.
+struct LocalLock {
+    _file: File,
+}
+
+impl LockGuard for LocalLock {
+    fn confirm(&self) -> Result<(), ManifestError> {
+        Ok(())
+    }
+}
+
+/// Opens `path` for writing without following a symbolic link at its end: a link planted in
+/// a dataset is an error, never a way to write elsewhere.
+fn open_nofollow(path: &Path, create_new: bool) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = File::options();
+    o.read(true).write(true).custom_flags(libc::O_NOFOLLOW);
+    if create_new {
+        o.create_new(true);
+    } else {
+        o.create(true).truncate(false);
+    }
+    o.open(path)
+}
+
+/// `key` as a path under `root`, refused unless it is relative and stays under it.
+pub(crate) fn under_root(root: &Path, key: &str) -> Result<PathBuf, ManifestError> {
+    if !is_safe_key(key) {
+        return Err(ManifestError::Io {
+            path: root.join(key),
+            message: format!("{key:?} is not a path inside the dataset"),
+        });
+    }
+    Ok(root.join(key))
+}
+
+/// Whether `key` is a relative, `/`-separated path that stays under the dataset's root: not
+/// empty, not absolute, no `.` or `..` or empty segment, no backslash or NUL.
+pub fn is_safe_key(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with('/')
+        && !key.contains(['\\', '\0'])
+        && key
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
 /// What the manifest needs of a dataset's storage.
 pub trait Store: Send + Sync {
     /// The dataset's location, for messages (a path or `s3://BUCKET/PREFIX`).
@@ -19,7 +75,7 @@ pub trait Store: Send + Sync {
     fn staging(&self) -> &Path;
     /// Takes the dataset's lock for `holder`, or fails with [`ManifestError::Locked`] at once.
     /// The lock is released when the guard is dropped (or the process dies).
-    fn lock(&self, holder: &str) -> Result<Box<dyn std::any::Any + Send + Sync>, ManifestError>;
+    fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, ManifestError>;
     /// The object at `key`, if any.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ManifestError>;
     /// Writes `key` whole: a reader sees the old content or the new, never part.
@@ -72,17 +128,18 @@ impl Store for LocalStore {
         &self.root
     }
 
-    fn lock(&self, holder: &str) -> Result<Box<dyn std::any::Any + Send + Sync>, ManifestError> {
+    fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, ManifestError> {
         let dir = self.root.join(crate::manifest::MANIFEST_DIR);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(ManifestError::Io {
+                path: dir,
+                message: "is a symbolic link: a dataset's manifest is never written through one"
+                    .into(),
+            });
+        }
         let path = dir.join("LOCK");
-        let mut lock = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io(&path))?;
+        let mut lock = open_nofollow(&path, false).map_err(io(&path))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -102,11 +159,11 @@ impl Store for LocalStore {
             .and_then(|_| lock.rewind())
             .and_then(|_| lock.write_all(holder.as_bytes()))
             .map_err(io(&path))?;
-        Ok(Box::new(lock))
+        Ok(Box::new(LocalLock { _file: lock }))
     }
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ManifestError> {
-        let path = self.root.join(key);
+        let path = under_root(&self.root, key)?;
         match std::fs::read(&path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -115,7 +172,7 @@ impl Store for LocalStore {
     }
 
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ManifestError> {
-        let dest = self.root.join(key);
+        let dest = under_root(&self.root, key)?;
         let dir = dest.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let name = dest
@@ -123,7 +180,13 @@ impl Store for LocalStore {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = dir.join(format!(".{name}.tmp"));
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        // A fresh file: whatever is at the temporary name (a link planted there too) is
+        // removed, not written through.
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&tmp)(e)),
+            _ => {}
+        }
+        let mut f = open_nofollow(&tmp, true).map_err(io(&tmp))?;
         f.write_all(bytes)
             .and_then(|_| f.sync_all())
             .map_err(io(&tmp))?;
@@ -156,11 +219,11 @@ impl Store for LocalStore {
     }
 
     fn exists(&self, key: &str) -> Result<bool, ManifestError> {
-        Ok(self.root.join(key).exists())
+        Ok(under_root(&self.root, key)?.exists())
     }
 
     fn delete(&self, key: &str) -> Result<(), ManifestError> {
-        let path = self.root.join(key);
+        let path = under_root(&self.root, key)?;
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -169,7 +232,7 @@ impl Store for LocalStore {
     }
 
     fn delete_prefix(&self, prefix: &str) -> Result<(), ManifestError> {
-        let path = self.root.join(prefix);
+        let path = under_root(&self.root, prefix.trim_end_matches('/'))?;
         match std::fs::remove_dir_all(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -178,7 +241,7 @@ impl Store for LocalStore {
     }
 
     fn upload(&self, file: &Path, key: &str) -> Result<(), ManifestError> {
-        let dest = self.root.join(key);
+        let dest = under_root(&self.root, key)?;
         if dest == file {
             return Ok(());
         }
@@ -189,10 +252,10 @@ impl Store for LocalStore {
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<(), ManifestError> {
-        self.upload(&self.root.join(from), to)
+        self.upload(&under_root(&self.root, from)?, to)
     }
 
     fn local_copy(&self, key: &str, _scratch: &Path) -> Result<PathBuf, ManifestError> {
-        Ok(self.root.join(key))
+        under_root(&self.root, key)
     }
 }

@@ -107,6 +107,14 @@ pub fn validate(spec: &JobSpec) -> anyhow::Result<Checked> {
         S3Location::parse(&spec.out)
             .with_context(|| format!("{}: expected s3://BUCKET[/PREFIX]", spec.out))?;
     }
+    for source in &spec.sources {
+        anyhow::ensure!(
+            !vpcflow_source::local::output_inside_source(&spec.out, source),
+            "the output {} lies inside the source {source}: its own Parquet files and rollups \
+             would be read as flow logs; give an output outside every source",
+            spec.out
+        );
+    }
     if let (Some(f), Some(t)) = (spec.from, spec.to) {
         anyhow::ensure!(f < t, "the time range is empty: from must be before to");
     }
