@@ -674,4 +674,150 @@ mod tests {
         drop(first);
         Dataset::open(dir.path(), "run-c").unwrap();
     }
+
+    /// A local store whose lock can be lost on demand, as an S3 lock is when another run
+    /// takes it over.
+    struct Fenced {
+        inner: LocalStore,
+        lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    struct FencedLock {
+        _inner: Box<dyn LockGuard>,
+        lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl LockGuard for FencedLock {
+        fn confirm(&self) -> Result<(), ManifestError> {
+            if self.lost.load(std::sync::atomic::Ordering::Relaxed) {
+                Err(ManifestError::LockLost {
+                    location: "fenced".into(),
+                    message: "another run took it over".into(),
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl Store for Fenced {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn staging(&self) -> &Path {
+            self.inner.staging()
+        }
+        fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, ManifestError> {
+            Ok(Box::new(FencedLock {
+                _inner: self.inner.lock(holder)?,
+                lost: self.lost.clone(),
+            }))
+        }
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ManifestError> {
+            self.inner.get(key)
+        }
+        fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ManifestError> {
+            self.inner.put(key, bytes)
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<String>, ManifestError> {
+            self.inner.list(prefix)
+        }
+        fn exists(&self, key: &str) -> Result<bool, ManifestError> {
+            self.inner.exists(key)
+        }
+        fn delete(&self, key: &str) -> Result<(), ManifestError> {
+            self.inner.delete(key)
+        }
+        fn delete_prefix(&self, prefix: &str) -> Result<(), ManifestError> {
+            self.inner.delete_prefix(prefix)
+        }
+        fn upload(&self, file: &Path, key: &str) -> Result<(), ManifestError> {
+            self.inner.upload(file, key)
+        }
+        fn rename(&self, from: &str, to: &str) -> Result<(), ManifestError> {
+            self.inner.rename(from, to)
+        }
+        fn local_copy(&self, key: &str, scratch: &Path) -> Result<PathBuf, ManifestError> {
+            self.inner.local_copy(key, scratch)
+        }
+    }
+
+    fn source(id: &str) -> SourceEntry {
+        SourceEntry {
+            id: id.into(),
+            source: id.into(),
+            size: 1,
+            version: None,
+            ranges: Vec::new(),
+            records: 1,
+            bad_lines: 0,
+            error: None,
+            parts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_run_that_lost_its_lock_commits_nothing_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let store = Fenced {
+            inner: LocalStore::new(dir.path()).unwrap(),
+            lost: lost.clone(),
+        };
+        let ds = Dataset::open_store(Box::new(store), "run-a").unwrap();
+        ds.commit_files("run-a", &[], vec![source("/logs/a.log")])
+            .unwrap();
+        lost.store(true, std::sync::atomic::Ordering::Relaxed);
+        let err = ds
+            .commit_files("run-a", &[], vec![source("/logs/b.log")])
+            .unwrap_err();
+        assert!(matches!(err, ManifestError::LockLost { .. }), "{err}");
+        drop(ds);
+        let commits: Vec<String> = LocalStore::new(dir.path())
+            .unwrap()
+            .list("_manifest/")
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.contains("commit-"))
+            .collect();
+        assert_eq!(commits.len(), 1, "{commits:?}");
+        let ds = Dataset::open(dir.path(), "run-b").unwrap();
+        let held: Vec<String> = ds.inner().state.sources.keys().cloned().collect();
+        assert_eq!(held, ["/logs/a.log"]);
+    }
+
+    #[test]
+    fn a_commit_naming_a_path_outside_the_dataset_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path()).unwrap();
+        for bad in [
+            "/etc/passwd",
+            "../x",
+            "date=2025-12-01/../../x",
+            "a//b",
+            "./a",
+        ] {
+            let commit = Commit {
+                seq: 1,
+                run: "crafted".into(),
+                added: vec![Move {
+                    tmp: "_tmp/x.parquet".into(),
+                    dest: bad.into(),
+                }],
+                ..Commit::default()
+            };
+            store
+                .put(
+                    "_manifest/commit-000000000001.json",
+                    &serde_json::to_vec(&commit).unwrap(),
+                )
+                .unwrap();
+            let err = Dataset::open(dir.path(), "run").err().unwrap().to_string();
+            assert!(
+                err.contains("_manifest/commit-000000000001.json")
+                    && err.contains("not a relative path inside the dataset"),
+                "{bad}: {err}"
+            );
+        }
+    }
 }
