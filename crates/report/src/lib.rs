@@ -18,6 +18,7 @@ use std::sync::Arc;
 use vpcflow_arrow::{PARTITION_COLUMNS, flow_schema};
 
 pub mod addresses;
+pub mod ddl;
 pub mod inventory;
 pub mod prices;
 pub mod reports;

@@ -125,7 +125,7 @@ fn io_err(path: &Path, e: std::io::Error) -> QueryError {
 }
 
 /// The rollup schema: `hour_start` then the report's columns.
-fn rollup_schema(schema: &arrow::datatypes::SchemaRef) -> Arc<Schema> {
+pub fn rollup_schema(schema: &arrow::datatypes::SchemaRef) -> Arc<Schema> {
     let mut fields = vec![Arc::new(Field::new(
         "hour_start",
         DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),

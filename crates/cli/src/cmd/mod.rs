@@ -1,5 +1,6 @@
 //! One module per subcommand; clap structs mirror the flags, each `run` validates them first.
 
+mod ddl;
 mod generate;
 mod ingest;
 mod inventory;
@@ -68,6 +69,8 @@ enum Command {
     Report(report::Args),
     /// Print the canonical schema of the dataset.
     Schema(schema::Args),
+    /// Print CREATE TABLE statements for the dataset and its rollups (Athena, Spark, Trino).
+    Ddl(ddl::Args),
     /// Write synthetic flow logs with known totals (for tests, benchmarks and demos).
     Generate(generate::Args),
 }
@@ -140,6 +143,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query(a) => query::run(a),
         Command::Report(a) => report::run(a),
         Command::Schema(a) => schema::run(a),
+        Command::Ddl(a) => ddl::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }
