@@ -942,6 +942,7 @@ struct MemberGz<R: BufRead> {
     ready: Vec<u8>,
     pos: usize,
     pending: Vec<u8>,
+    chunk: Vec<u8>,
     hold: usize,
     unverified: Rc<Cell<bool>>,
     error: Option<std::io::Error>,
@@ -959,6 +960,7 @@ impl<R: BufRead> MemberGz<R> {
             ready: Vec::new(),
             pos: 0,
             pending: Vec::new(),
+            chunk: vec![0u8; 256 * 1024],
             hold: hold.max(1),
             unverified,
             error: None,
@@ -967,7 +969,6 @@ impl<R: BufRead> MemberGz<R> {
 
     /// Decodes until there is text to hand on, the stream ends (false) or fails.
     fn fill(&mut self) -> std::io::Result<bool> {
-        let mut chunk = vec![0u8; 256 * 1024];
         loop {
             match self.state.take() {
                 None => return Ok(false),
@@ -981,7 +982,7 @@ impl<R: BufRead> MemberGz<R> {
                         r,
                     ))));
                 }
-                Some(GzState::Member(mut d)) => match d.read(&mut chunk) {
+                Some(GzState::Member(mut d)) => match d.read(&mut self.chunk) {
                     Ok(0) => {
                         // The member ended and its checksum verified.
                         self.unverified.set(false);
@@ -993,7 +994,7 @@ impl<R: BufRead> MemberGz<R> {
                         }
                     }
                     Ok(n) => {
-                        self.pending.extend_from_slice(&chunk[..n]);
+                        self.pending.extend_from_slice(&self.chunk[..n]);
                         self.state = Some(GzState::Member(d));
                         if self.pending.len() >= self.hold {
                             self.unverified.set(true);

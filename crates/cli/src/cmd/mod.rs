@@ -67,7 +67,8 @@ enum Command {
     Run(run::Args),
     /// Fetch the subnet and ENI inventory through the EC2 API.
     Inventory(inventory::Args),
-    /// Run SQL over the dataset (the table `flows`).
+    /// Run SQL over the dataset (`flows`, `flows_enriched`, the inventory, prices and rollup
+    /// tables; `vpcflow query --help` lists them).
     Query(query::Args),
     /// Run a named report (per-interface traffic, rejected flows, cross-AZ cost, ...).
     Report(report::Args),
