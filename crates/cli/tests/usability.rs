@@ -245,6 +245,32 @@ fn query_reads_files_flattens_maps_lists_tables_and_suggests() {
     assert_eq!(lines[0], "l,f");
     assert!(lines[1].starts_with("\"[1,2]\","), "{lines:?}");
 
+    // The table of SELECT * keeps to the terminal's width and names what it leaves out.
+    let columns = csv.lines().next().unwrap().split(',').count();
+    let o = vpcflow_cols(
+        Some(80),
+        &["query", "--data", p(&data), "SELECT * FROM flows LIMIT 3"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let table: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with('+') || l.starts_with('|'))
+        .collect();
+    assert_eq!(table.len(), 7, "{text}");
+    assert!(table.iter().all(|l| l.chars().count() <= 80), "{text}");
+    let shown = table[1].matches('|').count() - 1;
+    assert!(shown >= 2 && shown < columns, "{text}");
+    let note = format!(
+        "{} more columns not shown (too wide for the terminal; --wide or --output csv shows them): ",
+        columns - shown
+    );
+    assert!(text.contains(&note), "{note} in {text}");
+    assert!(
+        text.contains(&format!(", ... ({} more)", columns - shown - 16)),
+        "{text}"
+    );
+
     // --file runs a .sql file, with several statements.
     let sql = d.write(
         "q.sql",

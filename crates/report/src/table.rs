@@ -419,11 +419,21 @@ pub fn write_table(
         } else {
             "too wide for the terminal"
         };
+        // A long list (`SELECT *`) names the first ones.
+        const NAMED: usize = 16;
+        let mut names = hidden
+            .iter()
+            .take(NAMED)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if hidden.len() > NAMED {
+            names.push_str(&format!(", ... ({} more)", hidden.len() - NAMED));
+        }
         writeln!(
             out,
-            "{} more columns not shown ({why}; --wide or --output csv shows them): {}",
+            "{} more columns not shown ({why}; --wide or --output csv shows them): {names}",
             hidden.len(),
-            hidden.join(", ")
         )
         .map_err(io)?;
     }
