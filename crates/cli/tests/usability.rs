@@ -493,3 +493,50 @@ fn glibc_check_script_reads_symbol_versions() {
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("above 2.0"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_project_ships_its_license_and_the_demo_writes_under_out() {
+    let repo = repo_root();
+    let license = std::fs::read_to_string(repo.join("LICENSE")).unwrap();
+    assert!(
+        license.contains("Apache License\n                           Version 2.0, January 2004")
+    );
+    assert!(license.contains("END OF TERMS AND CONDITIONS"));
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(repo.join("Cargo.toml")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["workspace"]["package"]["repository"].as_str(),
+        Some("https://github.com/vpcflow/vpcflow")
+    );
+    assert_eq!(
+        manifest["workspace"]["package"]["license"].as_str(),
+        Some("Apache-2.0")
+    );
+    // The example job and the demo write under out/, which `cargo clean` leaves alone.
+    let o = vpcflow([
+        "run",
+        "--config",
+        p(&repo.join("examples/job.toml")),
+        "--check",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: toml::Value = toml::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        v["out"].as_str().map(PathBuf::from),
+        Some(repo.join("out/job-demo"))
+    );
+    let demo = std::fs::read_to_string(repo.join("scripts/demo.sh")).unwrap();
+    assert!(!demo.contains("target/job-demo") && demo.contains("out/job-demo"));
+    // README's transcript quotes its SQL, so that it pastes as it is.
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    for line in readme
+        .lines()
+        .filter(|l| l.starts_with("$ ") && l.contains(" query "))
+    {
+        assert!(
+            line.contains(" \"SELECT "),
+            "unquoted SQL in README: {line}"
+        );
+    }
+    assert!(readme.contains("cargo install --locked --path crates/cli"));
+}
