@@ -312,7 +312,8 @@ pub fn write_table(
     }
     let preferred = order.len();
     let mut rest: Vec<usize> = (0..names.len()).filter(|i| !order.contains(i)).collect();
-    if opts.wide || opts.columns.is_none() {
+    // The rest with --wide, or when no preferred column is in the result at all.
+    if opts.wide || order.is_empty() {
         order.append(&mut rest);
     }
     // Cells of the rows shown.
@@ -520,6 +521,61 @@ mod tests {
         assert_eq!(decimal(0.5, 4, false), "0.5");
         assert_eq!(decimal(2.0, 4, false), "2");
         assert_eq!(decimal(-0.00001, 2, true), "<-0.01");
+    }
+
+    #[test]
+    fn preferred_columns_first_and_the_rest_named() {
+        use arrow::array::{Float64Array, Int64Array, StringArray};
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, true),
+            Field::new("bytes", DataType::Int64, true),
+            Field::new("cost_usd", DataType::Float64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec![Some("a"), None])),
+                Arc::new(Int64Array::from(vec![1234567, 5])),
+                Arc::new(Float64Array::from(vec![1.005, 1e-7])),
+            ],
+        )
+        .unwrap();
+        let render = |opts: &TableOptions| {
+            let mut out = Vec::new();
+            write_table(&mut out, &schema, std::slice::from_ref(&batch), opts).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let cols = |c: &[&str]| Some(c.iter().map(|s| s.to_string()).collect());
+        let t = render(&TableOptions {
+            columns: cols(&["cost_usd", "name"]),
+            ..Default::default()
+        });
+        assert_eq!(
+            t,
+            "+----------+------+\n\
+             | cost_usd | name |\n\
+             +----------+------+\n\
+             |     1.00 | a    |\n\
+             |    <0.01 |      |\n\
+             +----------+------+\n\
+             1 more columns not shown (not in the default set or too wide for the terminal; \
+             --wide or --output csv shows them): bytes\n"
+        );
+        // None of the preferred columns in the result: all of them, in order; a limit.
+        let t = render(&TableOptions {
+            columns: cols(&["renamed"]),
+            limit: Some(1),
+            ..Default::default()
+        });
+        assert_eq!(
+            t,
+            "+------+-----------+----------+\n\
+             | name | bytes     | cost_usd |\n\
+             +------+-----------+----------+\n\
+             | a    | 1,234,567 |     1.00 |\n\
+             +------+-----------+----------+\n\
+             1 of 2 rows shown; 1 more not shown\n"
+        );
     }
 
     #[test]
