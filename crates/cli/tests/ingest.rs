@@ -292,3 +292,322 @@ fn format_flag_reads_headerless_custom_layouts() {
     assert_eq!(code, 1);
     assert!(stderr(&o).contains("--format"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_byte_order_mark_before_the_header_is_ignored() {
+    let d = Dir::new();
+    // A layout other than the default: read with the default one, every line would be bad.
+    let text = "\u{feff}interface-id srcaddr dstaddr bytes start version\n\
+                eni-1 10.0.0.1 10.0.0.2 100 1764547200 5\n\
+                eni-2 10.0.0.3 10.0.0.4 250 1764547260 5\n";
+    let f = d.write("in/bom.log", text);
+    let out = d.join("out");
+    let (code, s, o) = ingest(&[f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{}", stderr(&o));
+    assert_eq!(s["records"], 2);
+    assert_eq!(s["bad_lines"], 0);
+    let rows = query(
+        &out,
+        "SELECT interface_id, bytes, version, source_line FROM flows ORDER BY source_line",
+    );
+    assert_eq!(
+        rows,
+        [
+            serde_json::json!({"interface_id": "eni-1", "bytes": 100, "version": 5, "source_line": 2}),
+            serde_json::json!({"interface_id": "eni-2", "bytes": 250, "version": 5, "source_line": 3}),
+        ]
+    );
+    // The same in a gzip file.
+    let f = d.write("in2/bom.log.gz", gzip(text.as_bytes()));
+    let (code, s, _) = ingest(&[
+        f.to_str().unwrap(),
+        "--out",
+        d.join("out2").to_str().unwrap(),
+    ]);
+    assert_eq!((code, &s["records"]), (0, &serde_json::json!(2)));
+}
+
+#[test]
+fn out_of_range_ports_protocols_and_nul_bytes_are_bad_lines() {
+    let d = Dir::new();
+    let mut data = Vec::new();
+    data.extend_from_slice(HEADER.as_bytes()); // 1
+    data.extend_from_slice(line(1).as_bytes()); // 2
+    data.extend_from_slice(
+        b"2 123456789012 eni-1 10.0.0.1 10.0.0.2 70000 443 6 2 1 1764547200 1764547260 ACCEPT OK\n",
+    ); // 3
+    data.extend_from_slice(
+        b"2 123456789012 eni-1 10.0.0.1 10.0.0.2 1 443 300 2 1 1764547200 1764547260 ACCEPT OK\n",
+    ); // 4
+    data.extend_from_slice(
+        b"2 123456789012 eni-\x001 10.0.0.1 10.0.0.2 1 443 6 2 1 1764547200 1764547260 ACCEPT OK\n",
+    ); // 5
+    data.extend_from_slice(
+        b"2 123456789012 eni-1 10.0.0.1 10.0.0.2 65535 65535 255 2 1 1764547200 1764547260 ACCEPT OK\n",
+    ); // 6: the largest valid values
+    let f = d.write("in/ranges.log", &data);
+    let out = d.join("out");
+    let (code, s, _) = ingest(&[f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(s["records"], 2);
+    assert_eq!(s["bad_lines"], 3);
+    let got: Vec<(i64, String)> = quarantined(&out)
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_i64().unwrap(),
+                r["error"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (3, "field `srcport`: 70000 is above 65535".to_string()),
+            (4, "field `protocol`: 300 is above 255".to_string()),
+            (5, "field 3 holds a NUL byte".to_string()),
+        ]
+    );
+    let rows = query(&out, "SELECT srcport, protocol FROM flows ORDER BY srcport");
+    assert_eq!(
+        rows,
+        [
+            serde_json::json!({"srcport": 1, "protocol": 6}),
+            serde_json::json!({"srcport": 65535, "protocol": 255})
+        ]
+    );
+}
+
+/// Flips bytes in the middle of the compressed data of the gzip member `gz`.
+fn corrupt(gz: &mut [u8]) {
+    let mid = gz.len() / 2;
+    for b in &mut gz[mid..mid + 8] {
+        *b ^= 0x5a;
+    }
+}
+
+#[test]
+fn records_of_a_corrupt_gzip_member_never_land() {
+    let d = Dir::new();
+    // Three members: the second is corrupt mid-stream.
+    let mut bad = gzip(lines(1000..2000).as_bytes());
+    corrupt(&mut bad);
+    let mut data = gzip(format!("{HEADER}{}", lines(0..1000)).as_bytes());
+    data.extend_from_slice(&bad);
+    data.extend_from_slice(&gzip(lines(2000..3000).as_bytes()));
+    let f = d.write("in/members.log.gz", &data);
+    let out = d.join("out");
+    let (code, s, _) = ingest(&[f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{s}");
+    let err = s["failed_files"][0]["error"].as_str().unwrap();
+    assert!(err.starts_with("corrupt gzip data"), "{err}");
+    // The first member's records, all of them, each once; nothing of the corrupt member.
+    assert_eq!(s["records"], 1000);
+    let rows = query(
+        &out,
+        "SELECT count(*) AS n, count(DISTINCT srcport) AS ports, min(srcport) AS lo, max(srcport) AS hi, \
+         sum(CASE WHEN interface_id = concat('eni-0a', lpad(CAST(srcport AS VARCHAR), 5, '0')) THEN 1 ELSE 0 END) AS sound \
+         FROM flows",
+    );
+    assert_eq!(
+        rows[0],
+        serde_json::json!({"n": 1000, "ports": 1000, "lo": 0, "hi": 999, "sound": 1000})
+    );
+
+    // A member larger than what is held until its checksum (here 64 KiB, through the test
+    // flag): nothing of the input lands, and the message says so.
+    let mut big = gzip(lines(0..5000).as_bytes());
+    corrupt(&mut big);
+    let f = d.write("in2/big.log.gz", &big);
+    let (code, s, _) = ingest(&[
+        f.to_str().unwrap(),
+        "--out",
+        d.join("out2").to_str().unwrap(),
+        "--stage-bytes",
+        "64KiB",
+    ]);
+    assert_eq!(code, 2, "{s}");
+    assert_eq!(s["records"], 0, "{s}");
+    let err = s["failed_files"][0]["error"].as_str().unwrap();
+    assert!(err.contains("nothing of this input landed"), "{err}");
+    assert_eq!(parquet_files(&d.join("out2")), 0);
+}
+
+#[test]
+fn symlinks_in_a_walked_directory_are_followed_once() {
+    let d = Dir::new();
+    let outside = d.write("elsewhere/linked.log", lines(0..3));
+    d.write("in/own.log", lines(10..12));
+    std::os::unix::fs::symlink(&outside, d.join("in/link.log")).unwrap();
+    // A second link to the same file, and a link back up the tree: read once, no loop.
+    std::os::unix::fs::symlink(&outside, d.join("in/again.log")).unwrap();
+    std::os::unix::fs::symlink(d.join("in"), d.join("in/loop")).unwrap();
+    let out = d.join("out");
+    let (code, s, o) = ingest(&[
+        d.join("in").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{s} {}", stderr(&o));
+    assert_eq!(s["files"], 2, "{s}");
+    assert_eq!(s["records"], 5);
+    let ports = query(&out, "SELECT srcport FROM flows ORDER BY srcport");
+    let ports: Vec<i64> = ports
+        .iter()
+        .map(|r| r["srcport"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ports, [0, 1, 2, 10, 11]);
+    let warnings = s["warnings"].to_string();
+    assert!(
+        warnings.contains("loop: a symbolic link back into a directory"),
+        "{warnings}"
+    );
+}
+
+#[test]
+fn a_fifo_or_an_empty_directory_is_not_silently_nothing() {
+    let d = Dir::new();
+    let fifo = d.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (code, _, o) = ingest(&[
+        fifo.to_str().unwrap(),
+        "--out",
+        d.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr(&o).contains(&format!(
+            "{}: not a regular file or a directory",
+            fifo.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+
+    std::fs::create_dir_all(d.join("empty")).unwrap();
+    let o = util::vpcflow([
+        "ingest",
+        d.join("empty").to_str().unwrap(),
+        "--out",
+        d.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(
+        err.contains("WARN")
+            && err.contains(&format!("{}: no files to read", d.join("empty").display())),
+        "{err}"
+    );
+    assert!(
+        util::stdout(&o).contains("files:          0"),
+        "{}",
+        util::stdout(&o)
+    );
+}
+
+#[test]
+fn from_and_to_select_the_records_of_local_files() {
+    let d = Dir::new();
+    // Three hours, 4 records each: start = 1764547200 (2025-12-01T00:00Z) + hour * 3600 + i.
+    let mut text = String::from(HEADER);
+    for h in 0..3u32 {
+        for i in 0..4u32 {
+            let start = 1_764_547_200 + h * 3600 + i;
+            text.push_str(&format!(
+                "2 123456789012 eni-{h} 10.0.0.1 10.0.0.2 {} 443 6 1 10 {start} {start} ACCEPT OK\n",
+                h * 10 + i
+            ));
+        }
+    }
+    let f = d.write("in/hours.log", &text);
+    let out = d.join("out");
+    let (code, s, _) = ingest(&[
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--from",
+        "2025-12-01T01:00:00Z",
+        "--to",
+        "2025-12-01T02:00:00Z",
+    ]);
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(s["records"], 4);
+    assert_eq!(s["out_of_range"], 8);
+    let ports: Vec<i64> = query(&out, "SELECT srcport FROM flows ORDER BY srcport")
+        .iter()
+        .map(|r| r["srcport"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ports, [10, 11, 12, 13]);
+    // The same range again: nothing new. Another range, then none: the rest, each once.
+    let (_, s, _) = ingest(&[
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--from",
+        "2025-12-01T01:00:00Z",
+        "--to",
+        "2025-12-01T02:00:00Z",
+    ]);
+    assert_eq!(
+        (&s["records"], &s["skipped"]),
+        (&serde_json::json!(0), &serde_json::json!(1))
+    );
+    let (_, s, _) = ingest(&[
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--to",
+        "2025-12-01T01:00:00Z",
+    ]);
+    assert_eq!(s["records"], 4);
+    let (_, s, _) = ingest(&[f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(s["records"], 4);
+    let (_, s, _) = ingest(&[f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        (&s["records"], &s["skipped"]),
+        (&serde_json::json!(0), &serde_json::json!(1))
+    );
+    let rows = query(
+        &out,
+        "SELECT count(*) AS n, count(DISTINCT srcport) AS ports FROM flows",
+    );
+    assert_eq!(rows[0], serde_json::json!({"n": 12, "ports": 12}));
+    // --help says what --from does for local files.
+    let help = util::stdout(&util::vpcflow(["ingest", "--help"]));
+    assert!(
+        help.contains("Local files: records whose `start` is before it"),
+        "{help}"
+    );
+}
+
+#[test]
+fn sizes_take_units() {
+    let d = Dir::new();
+    let f = d.write("in/x.log", lines(0..3));
+    for size in ["1GB", "512MiB", "1 gib", "1048576"] {
+        let (code, s, o) = ingest(&[
+            f.to_str().unwrap(),
+            "--out",
+            d.join(&format!("out-{}", size.replace(' ', "")))
+                .to_str()
+                .unwrap(),
+            "--commit-every",
+            size,
+        ]);
+        assert_eq!(code, 0, "{size}: {}", stderr(&o));
+        assert_eq!(s["records"], 3);
+    }
+    let (code, _, o) = ingest(&[
+        f.to_str().unwrap(),
+        "--out",
+        d.join("out").to_str().unwrap(),
+        "--commit-every",
+        "1XB",
+    ]);
+    assert_eq!(code, 2, "a usage error");
+    assert!(stderr(&o).contains("unknown unit \"xb\""), "{}", stderr(&o));
+}

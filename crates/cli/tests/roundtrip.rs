@@ -170,7 +170,7 @@ fn output_formats() {
     );
     let table = util::stdout(&vpcflow(["query", "--data", out.to_str().unwrap(), sql]));
     assert!(
-        table.contains("| eni-0web00000000000a1 | 6       | 97587 |"),
+        table.contains("| eni-0web00000000000a1 |       6 | 97,587 |"),
         "{table}"
     );
     let json = query(&out, sql);

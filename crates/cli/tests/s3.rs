@@ -904,3 +904,17 @@ fn a_refused_endpoint_fails_at_once_in_one_line() {
         );
     }
 }
+
+#[test]
+fn an_empty_prefix_is_warned_about() {
+    let moto = Moto::start();
+    let d = Dir::new();
+    moto.python("s3.create_bucket(Bucket='quiet')\ns3.put_object(Bucket='quiet', Key='other/x.log', Body=b'')\n");
+    let out = d.join("out");
+    let (code, s, err) = moto.ingest(&["s3://quiet/AWSLogs/", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s["files"], 0);
+    let note = "s3://quiet/AWSLogs/: no objects under this prefix";
+    assert!(err.contains("WARN") && err.contains(note), "{err}");
+    assert!(s["warnings"].to_string().contains(note), "{s}");
+}

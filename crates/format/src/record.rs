@@ -49,6 +49,23 @@ pub enum LineError {
         /// The value.
         value: u64,
     },
+    /// An integer field is above what the field can hold (a port above 65535, a protocol
+    /// number above 255).
+    #[error("field `{field}`: {value} is above {max}")]
+    AboveMax {
+        /// The field's AWS name.
+        field: &'static str,
+        /// The value.
+        value: u64,
+        /// The largest valid value.
+        max: u64,
+    },
+    /// A field holds a NUL byte (binary data, not flow-log text).
+    #[error("field {position} holds a NUL byte")]
+    Nul {
+        /// 1-based position of the field on the line.
+        position: usize,
+    },
     /// A field holds bytes that are not UTF-8.
     #[error("field {position} is not valid UTF-8 text")]
     NotUtf8 {
@@ -68,6 +85,17 @@ struct SlotPlan {
     kind: FieldKind,
     name: &'static str,
     is_time: bool,
+    /// The field's own limit, below its type's (ports, protocol numbers).
+    max: Option<u64>,
+}
+
+/// The largest valid value of a field, where it is below its type's.
+fn field_max(name: &str) -> Option<u64> {
+    match name {
+        "srcport" | "dstport" => Some(65_535),
+        "protocol" => Some(255),
+        _ => None,
+    }
 }
 
 /// Parses lines of one layout into [`Value`]s, without allocating per field.
@@ -101,11 +129,13 @@ impl RecordParser {
                     kind: FIELDS[*i].kind,
                     name: FIELDS[*i].name,
                     is_time: *i == START || *i == END,
+                    max: field_max(FIELDS[*i].name),
                 },
                 Slot::Unknown(_) => SlotPlan {
                     kind: FieldKind::Utf8,
                     name: "",
                     is_time: false,
+                    max: None,
                 },
             })
             .collect();
@@ -124,6 +154,7 @@ impl RecordParser {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         // One UTF-8 check for the whole line; tokens are then cut from the checked text.
         let text = std::str::from_utf8(line).ok();
+        let has_nul = line.contains(&0);
         let mut rest = line;
         for (position, plan) in self.plan.iter().enumerate() {
             let Ok((next, tok)) = token(rest) else {
@@ -138,7 +169,14 @@ impl RecordParser {
                 Some(t) => t.get(start..start + tok.len()),
                 None => std::str::from_utf8(tok).ok(),
             };
-            match self.value(plan, position, tok, tok_text) {
+            let value = if has_nul && tok.contains(&0) {
+                Err(LineError::Nul {
+                    position: position + 1,
+                })
+            } else {
+                self.value(plan, position, tok, tok_text)
+            };
+            match value {
                 Ok(v) => out.push(v),
                 // A wrong field count explains a bad value better than the value does.
                 Err(e) => {
@@ -195,6 +233,15 @@ impl RecordParser {
                     return Err(LineError::OutOfRange {
                         field: plan.name,
                         value: n,
+                    });
+                }
+                if let Some(max) = plan.max
+                    && n > max
+                {
+                    return Err(LineError::AboveMax {
+                        field: plan.name,
+                        value: n,
+                        max,
                     });
                 }
                 let mut v = n as i64;
@@ -300,6 +347,33 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "field `srcport`: 99999999999 is out of range"
+        );
+        assert_eq!(
+            parse_default("2 1 eni-1 a b 70000 2 6 1 2 3 4 ACCEPT OK")
+                .unwrap_err()
+                .to_string(),
+            "field `srcport`: 70000 is above 65535"
+        );
+        assert_eq!(
+            parse_default("2 1 eni-1 a b 1 65536 6 1 2 3 4 ACCEPT OK")
+                .unwrap_err()
+                .to_string(),
+            "field `dstport`: 65536 is above 65535"
+        );
+        assert_eq!(
+            parse_default("2 1 eni-1 a b 1 2 300 1 2 3 4 ACCEPT OK")
+                .unwrap_err()
+                .to_string(),
+            "field `protocol`: 300 is above 255"
+        );
+        assert!(parse_default("2 1 eni-1 a b 65535 0 255 1 2 3 4 ACCEPT OK").is_ok());
+        assert_eq!(
+            parse_default("2 1 eni-\x001 a b 1 2 6 1 2 3 4 ACCEPT OK"),
+            Err(LineError::Nul { position: 3 })
+        );
+        assert_eq!(
+            parse_default("2 1 eni-1 a b 1 2 6 1 2 3 4 ACC\x00EPT OK"),
+            Err(LineError::Nul { position: 13 })
         );
         let garbage = b"2 1 eni-\xff\xfe a b 1 2 6 1 2 3 4 ACCEPT OK";
         let p = RecordParser::new(Layout::default_v2());

@@ -23,6 +23,7 @@ pub mod inventory;
 pub mod prices;
 pub mod reports;
 pub mod rollup;
+pub mod table;
 mod udf;
 
 pub use inventory::Inventory;
@@ -540,7 +541,8 @@ pub async fn sql(
     Ok((schema, batches))
 }
 
-/// Prints batches in `format`.
+/// Prints batches in `format`: a table for people ([`table::write_table`], every row and
+/// column), CSV (map, list and struct columns as JSON text) or JSON lines.
 pub fn write_output(
     out: &mut dyn Write,
     schema: &SchemaRef,
@@ -549,19 +551,18 @@ pub fn write_output(
 ) -> Result<(), QueryError> {
     match format {
         OutputFormat::Table => {
-            let table =
-                arrow::util::pretty::pretty_format_batches_with_schema(schema.clone(), batches)?;
-            writeln!(out, "{table}").map_err(arrow::error::ArrowError::from)?;
+            table::write_table(out, schema, batches, &table::TableOptions::default())?;
         }
         OutputFormat::Csv => {
+            // Maps (`unknown_fields`), lists and structs have no CSV form: JSON text.
             let mut w = arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(&mut *out);
             if batches.is_empty() {
-                w.write(&RecordBatch::new_empty(schema.clone()))?;
+                w.write(&RecordBatch::new_empty(table::flat_schema(schema)))?;
             }
             for b in batches {
-                w.write(b)?;
+                w.write(&table::flatten_nested(b)?)?;
             }
         }
         OutputFormat::Json => {

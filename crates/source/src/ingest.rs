@@ -12,11 +12,11 @@ use crate::IngestError;
 use crate::local::InputFile;
 use crate::manifest::{Dataset, SourceEntry};
 use arrow::record_batch::RecordBatch;
-use flate2::read::MultiGzDecoder;
 use serde::Serialize;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,6 +47,10 @@ pub struct IngestOptions {
     pub commit_every: u64,
     /// Arrow bytes of one input held in memory before they go to files of their own.
     pub stage_bytes: usize,
+    /// Text of one gzip member held until its checksum verifies. A corrupt member's records
+    /// never land; when a member is larger than this, its text is parsed before its end,
+    /// and a checksum failure then lands nothing of the input.
+    pub gzip_hold_bytes: usize,
     /// CloudWatch Logs groups (by name) and the flow log that delivers to each.
     pub log_groups: std::collections::BTreeMap<String, LogGroupOrigin>,
 }
@@ -91,6 +95,7 @@ impl Default for IngestOptions {
             commit_every: 1 << 30,
             stage_bytes: 64 << 20,
             log_groups: Default::default(),
+            gzip_hold_bytes: 16 << 20,
         }
     }
 }
@@ -130,6 +135,8 @@ pub struct IngestSummary {
     pub failed_files: Vec<FileFailure>,
     /// Records committed.
     pub records: u64,
+    /// Records of local files left out because their `start` is outside `--from`/`--to`.
+    pub out_of_range: u64,
     /// Lines quarantined.
     pub bad_lines: u64,
     /// Field names in the input that vpcflow does not know (kept in `unknown_fields`).
@@ -164,6 +171,7 @@ impl IngestSummary {
         self.files += s.files;
         self.failed_files.extend(s.failed_files);
         self.records += s.records;
+        self.out_of_range += s.out_of_range;
         self.bad_lines += s.bad_lines;
         self.input_bytes += s.input_bytes;
         self.text_bytes += s.text_bytes;
@@ -415,6 +423,13 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
         };
         apart += 1;
         let mut stage = Stage::new(shared, format!("{}-w{w}-f{apart:05}", shared.run_id));
+        if !file
+            .path
+            .to_str()
+            .is_some_and(|p| p.starts_with("cloudwatch://"))
+        {
+            stage.range = file.range;
+        }
         let outcome = match read_file(shared, file, &mut stage, &mut result) {
             Ok(o) => o,
             Err(e) => {
@@ -496,6 +511,10 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
 struct Stage<'a> {
     shared: &'a Shared<'a>,
     name: String,
+    /// Only records whose `start` is in `[from, to)` are kept (local files with a range).
+    range: Option<(i64, i64)>,
+    /// Records left out by `range`.
+    out_of_range: u64,
     batches: Vec<(HourBucket, RecordBatch)>,
     bad: Vec<(Arc<str>, u64, String, Vec<u8>)>,
     bytes: usize,
@@ -507,6 +526,8 @@ impl<'a> Stage<'a> {
         Self {
             shared,
             name,
+            range: None,
+            out_of_range: 0,
             batches: Vec::new(),
             bad: Vec::new(),
             bytes: 0,
@@ -515,6 +536,17 @@ impl<'a> Stage<'a> {
     }
 
     fn batch(&mut self, bucket: HourBucket, batch: RecordBatch) -> Result<(), IngestError> {
+        let batch = match self.range {
+            Some((from, to)) => {
+                let kept = in_range(&batch, from, to)?;
+                self.out_of_range += (batch.num_rows() - kept.num_rows()) as u64;
+                if kept.num_rows() == 0 {
+                    return Ok(());
+                }
+                kept
+            }
+            None => batch,
+        };
         if let Some((w, _)) = self.apart.as_mut() {
             return Ok(w.write(bucket, &batch)?);
         }
@@ -590,6 +622,34 @@ impl<'a> Stage<'a> {
             q.abort();
         }
     }
+
+    /// Drops everything held so far: nothing of the input lands.
+    fn discard(&mut self) {
+        if let Some((w, q)) = self.apart.take() {
+            w.abort();
+            q.abort();
+        }
+        self.batches.clear();
+        self.bad.clear();
+        self.bytes = 0;
+    }
+}
+
+/// The rows of `batch` whose `start` is in `[from, to)` (rows without `start` are left out).
+fn in_range(batch: &RecordBatch, from: i64, to: i64) -> Result<RecordBatch, IngestError> {
+    use arrow::array::{Array, Int64Array};
+    let arrow_err = |e: arrow::error::ArrowError| IngestError::Arrow(e.to_string());
+    let Some(col) = batch.column_by_name("start") else {
+        return Ok(batch.clone());
+    };
+    let col = arrow::compute::cast(col, &arrow::datatypes::DataType::Int64).map_err(arrow_err)?;
+    let Some(start) = col.as_any().downcast_ref::<Int64Array>() else {
+        return Ok(batch.clone());
+    };
+    let mask: arrow::array::BooleanArray = (0..start.len())
+        .map(|i| Some(start.is_valid(i) && start.value(i) >= from && start.value(i) < to))
+        .collect();
+    arrow::compute::filter_record_batch(batch, &mask).map_err(arrow_err)
 }
 
 /// What reading one input gave.
@@ -695,8 +755,13 @@ fn read_file(
         outcome.content_error = Some(msg.to_string());
         return Ok(outcome);
     }
+    let unverified = Rc::new(Cell::new(false));
     let mut reader: Box<dyn Read + '_> = if is_gzip {
-        Box::new(MultiGzDecoder::new(buffered))
+        Box::new(MemberGz::new(
+            buffered,
+            shared.opts.gzip_hold_bytes,
+            unverified.clone(),
+        ))
     } else {
         Box::new(buffered)
     };
@@ -733,6 +798,7 @@ fn read_file(
     };
     let mut read_error: Option<std::io::Error> = None;
     let mut skipping_long_line = false;
+    let mut at_start = true;
     loop {
         let start = buf.len();
         buf.resize(start + CHUNK, 0);
@@ -750,6 +816,13 @@ fn read_file(
         };
         buf.truncate(start + n);
         outcome.text_bytes += n as u64;
+        // A UTF-8 byte order mark before the first line (editors on Windows write one).
+        if at_start && (buf.len() >= 3 || n == 0) {
+            at_start = false;
+            if buf.starts_with(b"\xEF\xBB\xBF") {
+                buf.drain(..3);
+            }
+        }
         if n == 0 {
             break;
         }
@@ -806,12 +879,32 @@ fn read_file(
         return Err(e);
     }
     outcome.input_bytes = counting.count;
-    outcome.records = decoder.records();
+    if let Some(e) = read_error
+        .as_ref()
+        .filter(|e| is_gzip && unverified.get() && !is_truncation(Some(e)))
+    {
+        // A corrupt member whose text was parsed before its checksum failed: which of the
+        // input's records are sound cannot be told, so none lands.
+        stage.discard();
+        let msg = describe_read_error(e, true);
+        let msg = format!(
+            "{msg} after line {}, in a gzip member too large to hold until its checksum: \
+             nothing of this input landed",
+            decoder.lines()
+        );
+        if strict {
+            return Err(strict_err(&msg));
+        }
+        outcome.content_error = Some(msg);
+        return Ok(outcome);
+    }
+    outcome.records = decoder.records() - stage.out_of_range;
     outcome.bad_lines = decoder.bad_lines();
+    result.summary.out_of_range += stage.out_of_range;
     shared
         .progress
         .records
-        .fetch_add(decoder.records(), Ordering::Relaxed);
+        .fetch_add(outcome.records, Ordering::Relaxed);
     result
         .unknown
         .extend(decoder.unknown_fields().iter().cloned());
@@ -900,6 +993,120 @@ fn read_parquet(
             .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
     }
     Ok(())
+}
+
+fn is_truncation(e: Option<&std::io::Error>) -> bool {
+    e.is_some_and(|e| e.kind() == std::io::ErrorKind::UnexpectedEof)
+}
+
+/// Multi-member gzip whose text is handed on only once each member's checksum has verified,
+/// so records decoded from a corrupt member never land. A member's text is held up to
+/// `hold` bytes; a larger member's text is handed on before its end, and `unverified` says
+/// so until that member verifies. A stream cut short (truncated) hands on what it decoded:
+/// those bytes are the member's own, only the rest is missing.
+struct MemberGz<R: BufRead> {
+    state: Option<GzState<R>>,
+    ready: Vec<u8>,
+    pos: usize,
+    pending: Vec<u8>,
+    chunk: Vec<u8>,
+    hold: usize,
+    unverified: Rc<Cell<bool>>,
+    error: Option<std::io::Error>,
+}
+
+enum GzState<R: BufRead> {
+    Between(R),
+    Member(Box<flate2::bufread::GzDecoder<R>>),
+}
+
+impl<R: BufRead> MemberGz<R> {
+    fn new(inner: R, hold: usize, unverified: Rc<Cell<bool>>) -> Self {
+        Self {
+            state: Some(GzState::Between(inner)),
+            ready: Vec::new(),
+            pos: 0,
+            pending: Vec::new(),
+            chunk: vec![0u8; 256 * 1024],
+            hold: hold.max(1),
+            unverified,
+            error: None,
+        }
+    }
+
+    /// Decodes until there is text to hand on, the stream ends (false) or fails.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        loop {
+            match self.state.take() {
+                None => return Ok(false),
+                Some(GzState::Between(mut r)) => {
+                    let more = !r.fill_buf()?.is_empty();
+                    if !more {
+                        self.state = Some(GzState::Between(r));
+                        return Ok(false);
+                    }
+                    self.state = Some(GzState::Member(Box::new(flate2::bufread::GzDecoder::new(
+                        r,
+                    ))));
+                }
+                Some(GzState::Member(mut d)) => match d.read(&mut self.chunk) {
+                    Ok(0) => {
+                        // The member ended and its checksum verified.
+                        self.unverified.set(false);
+                        self.state = Some(GzState::Between(d.into_inner()));
+                        if !self.pending.is_empty() {
+                            self.ready = std::mem::take(&mut self.pending);
+                            self.pos = 0;
+                            return Ok(true);
+                        }
+                    }
+                    Ok(n) => {
+                        self.pending.extend_from_slice(&self.chunk[..n]);
+                        self.state = Some(GzState::Member(d));
+                        if self.pending.len() >= self.hold {
+                            self.unverified.set(true);
+                            self.ready = std::mem::take(&mut self.pending);
+                            self.pos = 0;
+                            return Ok(true);
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                        self.state = Some(GzState::Member(d));
+                    }
+                    Err(e) => {
+                        if e.kind() == std::io::ErrorKind::UnexpectedEof && !self.pending.is_empty()
+                        {
+                            self.ready = std::mem::take(&mut self.pending);
+                            self.pos = 0;
+                            self.error = Some(e);
+                            return Ok(true);
+                        }
+                        self.pending.clear();
+                        return Err(e);
+                    }
+                },
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Read for MemberGz<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.ready.len() {
+            if let Some(e) = self.error.take() {
+                return Err(e);
+            }
+            self.ready.clear();
+            self.pos = 0;
+            if !self.fill()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.ready.len() - self.pos);
+        buf[..n].copy_from_slice(&self.ready[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 fn describe_read_error(e: &std::io::Error, gzip: bool) -> String {

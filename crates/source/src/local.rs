@@ -54,40 +54,106 @@ fn is_skipped(path: &Path) -> bool {
 /// Lists the files of `sources`: a file is taken as it is, a directory is walked recursively
 /// (hidden files and Parquet, JSON, TOML and Markdown files skipped). Files come sorted by path, each once.
 pub fn discover(sources: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
+    Ok(discover_with_notes(sources)?.0)
+}
+
+/// [`discover`], and notes for the user: a directory with no files, a symbolic link that
+/// leads back into a directory being walked or nowhere.
+///
+/// Symbolic links inside a walked directory are followed (a file reached twice, through a
+/// link and by its own path, is read once); a loop is skipped with a note. A source that is
+/// neither a regular file nor a directory (a FIFO, a socket, a device) is an error.
+pub fn discover_with_notes(
+    sources: &[PathBuf],
+) -> Result<(Vec<InputFile>, Vec<String>), IngestError> {
     let mut out = Vec::new();
-    for src in sources {
+    let mut notes = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut push = |path: PathBuf, meta: &std::fs::Metadata, out: &mut Vec<InputFile>| {
+        let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if seen.insert(real) {
+            out.push(InputFile::local(path, meta));
+        }
+    };
+    let mut roots: Vec<&PathBuf> = sources.iter().collect();
+    roots.sort();
+    for src in roots {
         let meta = std::fs::metadata(src).map_err(|e| IngestError::Source {
             source_name: src.display().to_string(),
             message: e.to_string(),
         })?;
         if meta.is_file() {
-            out.push(InputFile::local(src.clone(), &meta));
+            push(src.clone(), &meta, &mut out);
             continue;
         }
+        if !meta.is_dir() {
+            return Err(IngestError::Source {
+                source_name: src.display().to_string(),
+                message: "not a regular file or a directory (a FIFO, socket or device cannot \
+                          be read as a source; give a file, a directory, s3://BUCKET/PREFIX \
+                          or cloudwatch://LOG_GROUP)"
+                    .into(),
+            });
+        }
+        let mut found = 0usize;
         let walk = walkdir::WalkDir::new(src)
+            .follow_links(true)
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| !is_dataset_dir(e.path(), e.file_type().is_dir()));
         for entry in walk {
-            let entry = entry.map_err(|e| IngestError::Source {
-                source_name: e
-                    .path()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| src.display().to_string()),
-                message: e.to_string(),
-            })?;
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) if e.loop_ancestor().is_some() => {
+                    notes.push(format!(
+                        "{}: a symbolic link back into a directory being walked; skipped",
+                        e.path()
+                            .map_or_else(|| src.display().to_string(), |p| p.display().to_string())
+                    ));
+                    continue;
+                }
+                Err(e)
+                    if e.path().is_some_and(|p| {
+                        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+                    }) =>
+                {
+                    notes.push(format!(
+                        "{}: a symbolic link that leads nowhere; skipped",
+                        e.path()
+                            .map_or_else(|| src.display().to_string(), |p| p.display().to_string())
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    return Err(IngestError::Source {
+                        source_name: e
+                            .path()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_else(|| src.display().to_string()),
+                        message: e.to_string(),
+                    });
+                }
+            };
             if entry.file_type().is_file() && !is_skipped(entry.path()) {
                 let meta = entry.metadata().map_err(|e| IngestError::Source {
                     source_name: entry.path().display().to_string(),
                     message: e.to_string(),
                 })?;
-                out.push(InputFile::local(entry.into_path(), &meta));
+                found += 1;
+                push(entry.into_path(), &meta, &mut out);
             }
+        }
+        if found == 0 {
+            notes.push(format!(
+                "{}: no files to read in this directory (hidden files and .json, .toml, .md, \
+                 .parquet files are skipped)",
+                src.display()
+            ));
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out.dedup_by(|a, b| a.path == b.path);
-    Ok(out)
+    Ok((out, notes))
 }
 
 /// Whether `dir` is a vpcflow dataset (it holds `_manifest/`): a walk never reads one as flow

@@ -379,7 +379,18 @@ impl Dataset {
                 plan.read.push(input);
                 continue;
             };
-            if let Some((from, to)) = input.range {
+            // A local file read before for a time range (`--from`/`--to`): read without one,
+            // it is read for the times not held yet.
+            let range = match input.range {
+                None if !held.ranges.is_empty() => Some((i64::MIN, i64::MAX)),
+                r => r,
+            };
+            if let Some((from, to)) = range {
+                // Held whole (read before without a range): nothing left to read.
+                if held.ranges.is_empty() {
+                    plan.skipped += 1;
+                    continue;
+                }
                 let gaps = subtract_ranges(from, to, &held.ranges);
                 if gaps.is_empty() {
                     plan.skipped += 1;

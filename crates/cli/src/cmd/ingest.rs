@@ -30,11 +30,14 @@ pub struct Args {
     /// Print the summary as one JSON line.
     #[arg(long)]
     json: bool,
-    /// S3: only objects for records from TIME on (RFC 3339, or a date); with --to, only the
-    /// day prefixes of the range are listed.
+    /// Only records from TIME on (RFC 3339, or a date for its midnight UTC). Local files:
+    /// records whose `start` is before it are left out (and counted as out_of_range); the
+    /// manifest remembers the range read, so a later run reads the rest. S3: selects the
+    /// objects (by the day prefixes and the time in their names), whose records all land.
+    /// CloudWatch: the events of [--from, --to).
     #[arg(long, value_name = "TIME")]
     from: Option<String>,
-    /// S3: only objects for records before TIME (RFC 3339, or a date: the whole day).
+    /// Only records before TIME (RFC 3339, or a date: the whole day is included); as --from.
     #[arg(long, value_name = "TIME")]
     to: Option<String>,
     #[command(flatten)]
@@ -49,9 +52,9 @@ pub struct Args {
     /// and local files; new and changed sources are always read).
     #[arg(long)]
     reprocess: bool,
-    /// Commit every N bytes of text read per worker (default 1 GiB): an interrupted run
-    /// loses at most this much work.
-    #[arg(long, value_name = "BYTES")]
+    /// Commit every SIZE of text read per worker (default 1GiB; bytes, or with a unit:
+    /// 512MiB, 1GB, 2GiB): an interrupted run loses at most this much work.
+    #[arg(long, value_name = "SIZE", value_parser = super::parse_size)]
     commit_every: Option<u64>,
     /// Keep REPORT as an hourly rollup table under DIR/_rollups/REPORT (repeatable), updated
     /// for the hours this run touches.
@@ -65,8 +68,12 @@ pub struct Args {
     prices: Option<PathBuf>,
     /// Arrow bytes of one input held in memory before it is written to files of its own
     /// (default 64 MiB; for tests).
-    #[arg(long, value_name = "BYTES", hide = true)]
+    #[arg(long, value_name = "SIZE", hide = true, value_parser = parse_usize_size)]
     stage_bytes: Option<usize>,
+}
+
+fn parse_usize_size(s: &str) -> Result<usize, String> {
+    usize::try_from(super::parse_size(s)?).map_err(|e| e.to_string())
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -136,6 +143,13 @@ fn print_summary(out: &mut dyn Write, s: &IngestSummary, dir: &str) -> std::io::
         s.replaced
     )?;
     writeln!(out, "  records:        {}", s.records)?;
+    if s.out_of_range > 0 {
+        writeln!(
+            out,
+            "  out of range:   {} (records outside --from/--to, not landed)",
+            s.out_of_range
+        )?;
+    }
     writeln!(out, "  bad lines:      {}", s.bad_lines)?;
     writeln!(
         out,

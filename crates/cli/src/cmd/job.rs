@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use vpcflow_format::Layout;
-use vpcflow_report::reports::{self, Report};
+use vpcflow_report::reports::Report;
 use vpcflow_source::cloudwatch::{self, CloudWatchSource};
 use vpcflow_source::ec2::Ec2;
 use vpcflow_source::local::InputFile;
@@ -97,6 +97,7 @@ pub fn validate(spec: &JobSpec) -> anyhow::Result<Checked> {
     }
     if let Some(n) = spec.stage_bytes {
         opts.stage_bytes = n;
+        opts.gzip_hold_bytes = opts.gzip_hold_bytes.min(n);
     }
     if let Some(n) = spec.commit_every {
         anyhow::ensure!(n > 0, "commit-every must be at least 1 byte");
@@ -120,7 +121,7 @@ pub fn validate(spec: &JobSpec) -> anyhow::Result<Checked> {
     }
     let mut rollups = Vec::new();
     for name in &spec.rollups {
-        let r = reports::find(name).with_context(|| format!("rollup {name:?}"))?;
+        let r = super::find_report(name).with_context(|| format!("rollup {name:?}"))?;
         anyhow::ensure!(
             !r.needs_inventory || spec.inventory.is_some(),
             "rollup {name} needs an inventory (describe-network-interfaces.json lists the ENIs it checks)"
@@ -163,7 +164,15 @@ pub fn execute(spec: &JobSpec, checked: Checked) -> Result<IngestSummary, JobErr
         .filter(|s| !is_s3(s) && !is_cw(s))
         .map(PathBuf::from)
         .collect();
-    let mut files = vpcflow_source::local::discover(&local)?;
+    let (mut files, mut notes) = vpcflow_source::local::discover_with_notes(&local)?;
+    // --from/--to select a local file's records by `start`; the manifest then remembers the
+    // range read, so a later run with another range reads the file again for that range.
+    if spec.from.is_some() || spec.to.is_some() {
+        let range = (spec.from.unwrap_or(i64::MIN), spec.to.unwrap_or(i64::MAX));
+        for f in &mut files {
+            f.range = Some(range);
+        }
+    }
     let s3_uris: Vec<&String> = spec.sources.iter().filter(is_s3).collect();
     let cw_uris: Vec<&String> = spec.sources.iter().filter(is_cw).collect();
     for uri in &s3_uris {
@@ -201,6 +210,16 @@ pub fn execute(spec: &JobSpec, checked: Checked) -> Result<IngestSummary, JobErr
                 let loc = S3Location::parse(uri).context("s3 URI")?;
                 let listed = s3.list(&loc, spec.from, spec.to)?;
                 tracing::info!(source = %uri, objects = listed.len(), "listed");
+                if listed.is_empty() {
+                    let when = if spec.from.is_some() || spec.to.is_some() {
+                        " for the time range"
+                    } else {
+                        ""
+                    };
+                    notes.push(format!(
+                        "{uri}: no objects under this prefix{when} (check the bucket, prefix and region)"
+                    ));
+                }
                 files.extend(listed);
             }
             Some(s3)
@@ -258,6 +277,9 @@ pub fn execute(spec: &JobSpec, checked: Checked) -> Result<IngestSummary, JobErr
         _ => None,
     };
 
+    for note in &notes {
+        tracing::warn!("{note}");
+    }
     let plan = dataset.plan(files, spec.reprocess);
     tracing::info!(
         to_read = plan.read.len(),
@@ -301,6 +323,7 @@ pub fn execute(spec: &JobSpec, checked: Checked) -> Result<IngestSummary, JobErr
     summary.skipped = plan.skipped;
     summary.replaced = plan.replace.len() as u64;
     summary.warnings.extend(plan.notes);
+    summary.warnings.extend(notes);
     tracing::info!(
         records = summary.records,
         files = summary.files,
@@ -321,6 +344,25 @@ pub fn execute(spec: &JobSpec, checked: Checked) -> Result<IngestSummary, JobErr
             .staging()
             .join(vpcflow_arrow::dataset::TMP_DIR)
             .join(&run_id);
+        tracing::info!(
+            hours = hours.len(),
+            reports = rollups.len(),
+            "updating the rollups"
+        );
+        let spinner = (spec.progress && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_message(format!(
+                "updating rollups: {} hours of {}",
+                hours.len(),
+                rollups
+                    .iter()
+                    .map(|r| r.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
         let written = if remote_out {
             update_remote_rollups(&dataset, &rollups, &hours, &session, &tmp)
         } else {
@@ -334,6 +376,9 @@ pub fn execute(spec: &JobSpec, checked: Checked) -> Result<IngestSummary, JobErr
             ))
             .map_err(anyhow::Error::from)
         };
+        if let Some(bar) = spinner {
+            bar.finish_and_clear();
+        }
         let written = written.context("updating the rollups")?;
         tracing::info!(hours = hours.len(), files = written, "rollups updated");
         summary.rollup_hours = hours.len() as u64;

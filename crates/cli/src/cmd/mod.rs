@@ -15,7 +15,12 @@ use std::process::ExitCode;
 
 /// AWS VPC Flow Logs to a partitioned Parquet dataset, and SQL over it.
 #[derive(Debug, Parser)]
-#[command(name = "vpcflow", version, about, propagate_version = true)]
+#[command(
+    name = "vpcflow",
+    version = env!("VPCFLOW_VERSION"),
+    about,
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,7 +68,8 @@ enum Command {
     Run(run::Args),
     /// Fetch the subnet and ENI inventory through the EC2 API.
     Inventory(inventory::Args),
-    /// Run SQL over the dataset (the table `flows`).
+    /// Run SQL over the dataset (`flows`, `flows_enriched`, the inventory, prices and rollup
+    /// tables; `vpcflow query --help` lists them).
     Query(query::Args),
     /// Run a named report (per-interface traffic, rejected flows, cross-AZ cost, ...).
     Report(report::Args),
@@ -73,6 +79,79 @@ enum Command {
     Ddl(ddl::Args),
     /// Write synthetic flow logs with known totals (for tests, benchmarks and demos).
     Generate(generate::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into a directory.
+    Man(ManArgs),
+}
+
+/// Print a shell completion script.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Install, for example:
+  bash: vpcflow completions bash > ~/.local/share/bash-completion/completions/vpcflow
+  zsh:  vpcflow completions zsh > ~/.zfunc/_vpcflow   (with fpath+=(~/.zfunc) before compinit)
+  fish: vpcflow completions fish > ~/.config/fish/completions/vpcflow.fish")]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+/// Print the man page (roff), or write one page per command into a directory.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Read it with `vpcflow man | man -l -`; install the pages with
+  vpcflow man --out ~/.local/share/man/man1")]
+pub struct ManArgs {
+    /// Write vpcflow.1 and vpcflow-COMMAND.1 for each command into DIR (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+}
+
+fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(
+        args.shell,
+        &mut cmd,
+        "vpcflow",
+        &mut std::io::stdout().lock(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn man(args: ManArgs) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let Some(dir) = args.out else {
+        clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("--out {}", dir.display()))?;
+    let mut written = Vec::new();
+    let write = |name: String, cmd: clap::Command, written: &mut Vec<String>| {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd).title(&name).render(&mut page)?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, page).with_context(|| path.display().to_string())?;
+        written.push(path.display().to_string());
+        anyhow::Ok(())
+    };
+    // Building names each subcommand `vpcflow-NAME` (its display name), as its page is.
+    cmd.build();
+    for sub in cmd.get_subcommands() {
+        let name = sub
+            .get_display_name()
+            .map_or_else(|| format!("vpcflow-{}", sub.get_name()), str::to_string);
+        write(name, sub.clone(), &mut written)?;
+    }
+    write("vpcflow".into(), cmd, &mut written)?;
+    for w in written {
+        println!("{w}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// How results are printed.
@@ -145,6 +224,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema(a) => schema::run(a),
         Command::Ddl(a) => ddl::run(a),
         Command::Generate(a) => generate::run(a),
+        Command::Completions(a) => completions(a),
+        Command::Man(a) => man(a),
     }
 }
 
@@ -164,6 +245,124 @@ pub fn describe(err: &anyhow::Error) -> String {
     text
 }
 
+/// The width of the terminal the output goes to: `COLUMNS` when set, else the width of
+/// standard output when it is a terminal; `None` (no limit) for a pipe or a file.
+pub fn terminal_width() -> Option<usize> {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        return Some(n);
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return None;
+    }
+    terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
+}
+
+/// A size: bytes (`1048576`), or a number with a unit: `kB`, `MB`, `GB`, `TB` (powers of
+/// 1000) or `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024); `K`, `M`, `G`, `T` alone are powers
+/// of 1024. Case and a space before the unit do not matter; decimals are allowed (`1.5GiB`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let unit = unit.trim().to_ascii_lowercase();
+    let factor: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (give bytes, or kB, MB, GB, TB, KiB, MiB, GiB, TiB)"
+            ));
+        }
+    };
+    let bad = || format!("{text:?} is not a size (e.g. 1GB, 512MiB or 1048576)");
+    if num.is_empty() {
+        return Err(bad());
+    }
+    let bytes = if num.contains('.') {
+        let v: f64 = num.parse().map_err(|_| bad())?;
+        let b = v * factor as f64;
+        if !b.is_finite() || b >= u64::MAX as f64 {
+            return Err(bad());
+        }
+        b.round() as u64
+    } else {
+        let v: u64 = num.parse().map_err(|_| bad())?;
+        v.checked_mul(factor).ok_or_else(bad)?
+    };
+    Ok(bytes)
+}
+
+/// A size for people: `1 GiB`, `512 MiB`, `1500 B`; exact, so that it reads back the same.
+pub fn format_size(bytes: u64) -> String {
+    for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
+/// Edit distance between two names (for "did you mean").
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The candidate closest to `name`, when it is close enough to be a misspelling.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let name = name.to_ascii_lowercase().replace('_', "-");
+    candidates
+        .into_iter()
+        .map(|c| (distance(&name, &c.replace('_', "-")), c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(2) || c.starts_with(&name) && name.len() >= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// A report by name; a misspelled name gets a suggestion.
+pub fn find_report(name: &str) -> anyhow::Result<&'static vpcflow_report::reports::Report> {
+    use vpcflow_report::reports::REPORTS;
+    if let Ok(r) = vpcflow_report::reports::find(name) {
+        return Ok(r);
+    }
+    let all = REPORTS
+        .iter()
+        .map(|r| r.name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    match did_you_mean(name, REPORTS.iter().map(|r| r.name)) {
+        Some(s) => {
+            anyhow::bail!("unknown report {name:?}; did you mean {s:?}? The reports are: {all}")
+        }
+        None => anyhow::bail!("unknown report {name:?}; the reports are: {all}"),
+    }
+}
+
 /// A tokio runtime for the commands that need one.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -177,4 +376,39 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
                 .max(2),
         )
         .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("1 gib"), Ok(1 << 30));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("1XB").unwrap_err().contains("unknown unit"));
+        assert!(parse_size("GB").unwrap_err().contains("not a size"));
+        assert!(parse_size("99999999999TB").is_err());
+        assert_eq!(format_size(1 << 30), "1GiB");
+        assert_eq!(format_size(1_000_000_000), "1000000000");
+        assert_eq!(parse_size(&format_size(3 << 20)), Ok(3 << 20));
+    }
+
+    #[test]
+    fn suggestions() {
+        let names = ["interface-traffic", "rejected-flows", "cross-az-cost"];
+        assert_eq!(
+            did_you_mean("interface-trafic", names),
+            Some("interface-traffic")
+        );
+        assert_eq!(
+            did_you_mean("rejected_flows", names),
+            Some("rejected-flows")
+        );
+        assert_eq!(did_you_mean("cross", names), Some("cross-az-cost"));
+        assert_eq!(did_you_mean("bogus", names), None);
+    }
 }

@@ -3,38 +3,184 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+const TABLES: &str = "\
+Tables:
+  flows             the dataset: one row per record (`vpcflow schema` lists the columns), with
+                    the partitions `date` and `hour`
+  flows_enriched    flows plus `direction` and the logging ENI's local_az_id,
+                    local_subnet_id, local_vpc_id, local_interface_type, local_instance_id
+  flows_unique      flows_enriched with records logged by several flow logs counted once
+  subnets           the inventory's subnets (empty without --inventory)
+  enis              the inventory's network interfaces (empty without --inventory)
+  eni_ips           every address of each ENI, with its kind: private, ipv6, public (empty
+                    without --inventory)
+  eni_prefixes      the prefix-delegated ranges of each ENI (empty without --inventory)
+  vpc_cidrs         the VPCs' IPv4 and IPv6 CIDRs (describe-vpcs.json; empty without it)
+  prices            the price table the cost reports use
+  rollup_<report>   the hourly rollups the dataset keeps (rollup_interface_traffic,
+                    rollup_rejected_flows, rollup_cross_az_cost, ...): hour_start, then the
+                    report's columns; kept by `vpcflow ingest --rollup REPORT` or `rollups = [...]`
+                    in a job config
+Functions: is_private_ip(text), ipv4_to_int(text), and the inventory lookups scoped by the
+  record's VPC: eni_of(vpc, ip), eni_type_of(vpc, ip), az_of(vpc, ip), az_source_of(vpc, ip),
+  addr_class(vpc, ip) (own_vpc, other_vpc, org_public, private, internet), is_reserved_ip(vpc, ip).
+
+Examples:
+  vpcflow query --data out/sample-flows \"SELECT action, count(*) FROM flows GROUP BY 1\"
+  vpcflow query --data out/sample-flows --file report.sql --output csv";
+
 /// Run SQL over the dataset.
 #[derive(Debug, clap::Args)]
+#[command(after_help = TABLES)]
 pub struct Args {
     /// The dataset directory (the `--out` of `vpcflow ingest`).
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
-    /// Directory with describe-subnets.json and describe-network-interfaces.json: adds the
-    /// tables `subnets`, `enis` and `eni_ips`.
+    /// Directory with describe-subnets.json and describe-network-interfaces.json (and
+    /// describe-vpcs.json, describe-addresses.json where there): fills the inventory tables.
     #[arg(long, value_name = "DIR")]
     inventory: Option<PathBuf>,
-    /// How to print the result.
+    /// How to print the result (csv and json: every row and column; map and list columns
+    /// as JSON text in csv).
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
-    /// The SQL; the dataset is the table `flows`. Several statements separated by `;` run in
-    /// order and the last one's result is printed (e.g. `CREATE TABLE t AS SELECT ...;
-    /// SELECT ... FROM t`).
-    sql: String,
+    /// Read the SQL from FILE (`-` for standard input) instead of the command line.
+    #[arg(long, value_name = "FILE", conflicts_with = "sql")]
+    file: Option<PathBuf>,
+    /// Print at most N rows (default for --output table: 50, and a line says how many were
+    /// left out).
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// --output table: show every column, however wide (by default, the columns that fit the
+    /// terminal, and a line naming the others).
+    #[arg(long)]
+    wide: bool,
+    /// The SQL (quote it). Several statements separated by `;` run in order and the last
+    /// one's result is printed (e.g. `CREATE TABLE t AS SELECT ...; SELECT ... FROM t`).
+    #[arg(required_unless_present = "file")]
+    sql: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let sql = match (&args.file, &args.sql) {
+        (Some(f), _) if f.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .context("reading SQL from standard input")?;
+            s
+        }
+        (Some(f), _) => std::fs::read_to_string(f)
+            .with_context(|| format!("--file {}: cannot read", f.display()))?,
+        (None, Some(s)) => s.clone(),
+        (None, None) => anyhow::bail!("give the SQL, or --file FILE"),
+    };
     let rt = super::runtime()?;
-    let (schema, batches) = rt
-        .block_on(async {
-            let opts = vpcflow_report::SessionOptions {
-                inventory: args.inventory.clone(),
-                ..Default::default()
-            };
-            let (ctx, _) = vpcflow_report::open_with(&args.data, &opts).await?;
-            vpcflow_report::sql(&ctx, &args.sql).await
-        })
-        .context("query failed")?;
+    let result = rt.block_on(async {
+        let opts = vpcflow_report::SessionOptions {
+            inventory: args.inventory.clone(),
+            ..Default::default()
+        };
+        let (ctx, _) = vpcflow_report::open_with(&args.data, &opts).await?;
+        let r = vpcflow_report::sql(&ctx, &sql).await;
+        let tables = match &r {
+            Err(_) => ctx
+                .catalog("datafusion")
+                .and_then(|c| c.schema("public"))
+                .map(|s| s.table_names())
+                .unwrap_or_default(),
+            Ok(_) => Vec::new(),
+        };
+        Ok::<_, vpcflow_report::QueryError>((r, tables))
+    });
+    let (schema, batches) = match result {
+        Ok((Ok(r), _)) => r,
+        Ok((Err(e), tables)) => {
+            return Err(match missing_table_hint(&e.to_string(), &tables) {
+                Some(h) => anyhow::anyhow!("query failed: {e}\nhint: {h}"),
+                None => anyhow::Error::from(e).context("query failed"),
+            });
+        }
+        Err(e) => return Err(anyhow::Error::from(e).context("query failed")),
+    };
     let mut out = std::io::stdout().lock();
-    vpcflow_report::write_output(&mut out, &schema, &batches, args.output.into())?;
+    match args.output {
+        Output::Table => {
+            let opts = vpcflow_report::table::TableOptions {
+                columns: None,
+                wide: args.wide,
+                width: super::terminal_width(),
+                limit: Some(
+                    args.limit
+                        .unwrap_or(vpcflow_report::table::DEFAULT_TABLE_ROWS),
+                ),
+                more_rows_hint: Some("--limit N shows more, --output csv every row".into()),
+            };
+            vpcflow_report::table::write_table(&mut out, &schema, &batches, &opts)?;
+        }
+        other => {
+            let batches = match args.limit {
+                Some(n) => first_rows(batches, n),
+                None => batches,
+            };
+            vpcflow_report::write_output(&mut out, &schema, &batches, other.into())?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn first_rows(
+    batches: Vec<arrow::record_batch::RecordBatch>,
+    mut left: usize,
+) -> Vec<arrow::record_batch::RecordBatch> {
+    let mut out = Vec::new();
+    for b in batches {
+        if left == 0 {
+            break;
+        }
+        let take = b.num_rows().min(left);
+        out.push(b.slice(0, take));
+        left -= take;
+    }
+    out
+}
+
+/// For a table that is not there: how a rollup table comes to be, or the name meant.
+fn missing_table_hint(error: &str, tables: &[String]) -> Option<String> {
+    // DataFusion: "table 'datafusion.public.rollup_x' not found".
+    let rest = error.split("table '").nth(1)?;
+    let (name, _) = rest.split_once("' not found")?;
+    let name = name.rsplit('.').next().unwrap_or(name);
+    let mut rollups: Vec<&str> = tables
+        .iter()
+        .map(String::as_str)
+        .filter(|t| t.starts_with("rollup_"))
+        .collect();
+    rollups.sort();
+    if let Some(report) = name.strip_prefix("rollup_") {
+        let report = report.replace('_', "-");
+        let known = vpcflow_report::reports::find(&report).is_ok();
+        let has = if rollups.is_empty() {
+            "this dataset keeps no rollups yet".to_string()
+        } else {
+            format!("this dataset has {}", rollups.join(", "))
+        };
+        return Some(if known {
+            format!(
+                "table {name} does not exist: {has}; keep it with `vpcflow ingest ... --rollup {report}` \
+                 (or rollups = [\"{report}\"] in a job config): the next run builds it for every hour"
+            )
+        } else {
+            format!(
+                "table {name} does not exist: {has}; a rollup is a report kept per hour \
+                 (`vpcflow report --list`), kept with `--rollup REPORT`"
+            )
+        });
+    }
+    let tables: Vec<&str> = tables
+        .iter()
+        .map(String::as_str)
+        .filter(|t| *t != "flows_all")
+        .collect();
+    super::did_you_mean(name, tables.iter().copied())
+        .map(|s| format!("table {name} does not exist; did you mean {s}?"))
 }

@@ -34,9 +34,14 @@ pub struct Args {
     /// How to print the result.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
-    /// Print at most N rows.
+    /// Print at most N rows (default for --output table: 50, and a line says how many were
+    /// left out; csv and json print every row).
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
+    /// --output table: show every column (by default a report shows its main columns, as
+    /// many as fit the terminal's width, and names the others).
+    #[arg(long)]
+    wide: bool,
 }
 
 fn report_list() -> String {
@@ -56,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let name = args.name.as_deref().unwrap_or_default();
-    let report = reports::find(name)?;
+    let report = super::find_report(name)?;
     let data = args.data.context("--data is required")?;
     let from = args
         .from
@@ -83,12 +88,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         from,
         to,
     };
+    let table = matches!(args.output, Output::Table);
+    // A table counts the rows it leaves out: it gets them all and cuts them itself.
+    let limit = if table { None } else { args.limit };
     let rt = super::runtime()?;
     let without_inventory = opts.inventory.is_none();
     let (schema, batches, prices, notes) = rt
         .block_on(async {
             let (ctx, prices) = vpcflow_report::open_with(&data, &opts).await?;
-            let (schema, batches) = vpcflow_report::run_report(&ctx, report, args.limit).await?;
+            let (schema, batches) = vpcflow_report::run_report(&ctx, report, limit).await?;
             let notes = if without_inventory {
                 vpcflow_report::missing_inventory_notes(&ctx, report).await?
             } else {
@@ -105,7 +113,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "note: give --inventory DIR for a complete answer (`vpcflow inventory fetch --out DIR` writes one)"
         );
     }
-    vpcflow_report::write_output(&mut out, &schema, &batches, args.output.into())?;
+    if table {
+        let opts = vpcflow_report::table::TableOptions {
+            columns: vpcflow_report::table::report_columns(report.name)
+                .map(|c| c.iter().map(|s| s.to_string()).collect()),
+            wide: args.wide,
+            width: super::terminal_width(),
+            limit: Some(
+                args.limit
+                    .unwrap_or(vpcflow_report::table::DEFAULT_TABLE_ROWS),
+            ),
+            more_rows_hint: Some("--limit N shows more, --output csv every row".into()),
+        };
+        vpcflow_report::table::write_table(&mut out, &schema, &batches, &opts)?;
+    } else {
+        vpcflow_report::write_output(&mut out, &schema, &batches, args.output.into())?;
+    }
     if report.shows_cost {
         match args.output {
             Output::Table => writeln!(out, "{}", prices.describe())?,

@@ -22,7 +22,8 @@ Config keys (TOML; relative paths are relative to the config file; examples/job.
   strict = false                  stop at the first bad line or input, committing nothing
   threads = 2                     worker threads (default: the number of cores)
   max_in_flight = 4               S3 objects or log streams read at once
-  commit_every_mb = 1024          text read per worker between commits
+  commit_every = \"1GiB\"          text read per worker between commits (bytes, or 512MiB, 1GB, ...;
+                                  commit_every_mb = 1024 says the same in MiB)
   inventory = \"DIR\"               describe-subnets.json and describe-network-interfaces.json
   prices = \"FILE\"                 TOML price table laid over the built-in one
   rollups = [\"interface-traffic\", \"rejected-flows\", \"cross-az-cost\"]
@@ -50,7 +51,8 @@ pub struct Args {
     /// Read sources the dataset already holds again, replacing their records.
     #[arg(long)]
     reprocess: bool,
-    /// Check the configuration and print the job it describes, without running it.
+    /// Check the configuration and print the job it describes as TOML (paths resolved, a
+    /// last_hours window as the times it stands for now), without running it.
     #[arg(long)]
     check: bool,
 }
@@ -69,6 +71,7 @@ struct Config {
     threads: Option<usize>,
     max_in_flight: Option<usize>,
     commit_every_mb: Option<u64>,
+    commit_every: Option<Size>,
     inventory: Option<PathBuf>,
     prices: Option<PathBuf>,
     #[serde(default)]
@@ -77,6 +80,14 @@ struct Config {
     aws: AwsConfig,
     #[serde(default)]
     log: LogConfig,
+}
+
+/// A size in a config: bytes as an integer, or a string with a unit (`"512MiB"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Size {
+    Bytes(u64),
+    Text(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,6 +215,19 @@ fn load(path: &Path, reprocess: bool) -> anyhow::Result<(JobSpec, LogConfig)> {
     if let Some(0) = config.commit_every_mb {
         anyhow::bail!(ctx("commit_every_mb must be at least 1".into()));
     }
+    let commit_every = match (&config.commit_every, config.commit_every_mb) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!(ctx("give commit_every or commit_every_mb, not both".into()))
+        }
+        (Some(Size::Bytes(b)), None) => Some(*b),
+        (Some(Size::Text(t)), None) => Some(
+            super::parse_size(t).map_err(|e| anyhow::anyhow!(ctx(format!("commit_every: {e}"))))?,
+        ),
+        (None, mb) => mb.map(|m| m << 20),
+    };
+    if commit_every == Some(0) {
+        anyhow::bail!(ctx("commit_every must be at least 1 byte".into()));
+    }
     let spec = JobSpec {
         sources,
         out: if config.out.starts_with("s3://") {
@@ -224,7 +248,7 @@ fn load(path: &Path, reprocess: bool) -> anyhow::Result<(JobSpec, LogConfig)> {
         max_in_flight: config.max_in_flight.unwrap_or(4),
         log_stream_prefix: config.log_stream_prefix,
         reprocess,
-        commit_every: config.commit_every_mb.map(|m| m << 20),
+        commit_every,
         stage_bytes: None,
         rollups: config.rollups,
         inventory: config.inventory.map(|p| resolve(base, &p)),
@@ -232,6 +256,146 @@ fn load(path: &Path, reprocess: bool) -> anyhow::Result<(JobSpec, LogConfig)> {
         progress: false,
     };
     Ok((spec, config.log))
+}
+
+/// The job as a config file that says the same, for `--check`.
+#[derive(Debug, serde::Serialize)]
+struct Resolved {
+    out: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<String>,
+    strict: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    threads: Option<usize>,
+    max_in_flight: usize,
+    commit_every: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_stream_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inventory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prices: Option<String>,
+    rollups: Vec<String>,
+    source: Vec<ResolvedSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    window: Option<ResolvedWindow>,
+    #[serde(skip_serializing_if = "ResolvedAws::is_empty")]
+    aws: ResolvedAws,
+    log: ResolvedLog,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ResolvedSource {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cloudwatch: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ResolvedWindow {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ResolvedAws {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint_url: Option<String>,
+}
+
+impl ResolvedAws {
+    fn is_empty(&self) -> bool {
+        self.region.is_none() && self.profile.is_none() && self.endpoint_url.is_none()
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ResolvedLog {
+    level: String,
+    format: String,
+}
+
+/// A local path as an absolute one, so that the printed config reads the same from anywhere.
+fn absolute(p: impl AsRef<Path>) -> String {
+    let p = p.as_ref();
+    std::path::absolute(p)
+        .map(|a| resolve(Path::new("/"), &a))
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// The resolved job as TOML that `vpcflow run --config` reads back.
+fn resolved_toml(spec: &JobSpec, log: &LogConfig) -> anyhow::Result<String> {
+    let source = spec
+        .sources
+        .iter()
+        .map(|s| {
+            let mut r = ResolvedSource {
+                path: None,
+                s3: None,
+                cloudwatch: None,
+            };
+            if s.starts_with("s3://") {
+                r.s3 = Some(s.clone());
+            } else if let Some(g) = s.strip_prefix("cloudwatch://") {
+                r.cloudwatch = Some(g.to_string());
+            } else {
+                r.path = Some(absolute(s));
+            }
+            r
+        })
+        .collect();
+    let window = (spec.from.is_some() || spec.to.is_some()).then(|| ResolvedWindow {
+        from: spec.from.map(rfc3339),
+        to: spec.to.map(rfc3339),
+    });
+    let resolved = Resolved {
+        out: if spec.out.starts_with("s3://") {
+            spec.out.clone()
+        } else {
+            absolute(&spec.out)
+        },
+        format: spec.format.clone(),
+        strict: spec.strict,
+        threads: spec.threads,
+        max_in_flight: spec.max_in_flight,
+        commit_every: super::format_size(
+            spec.commit_every
+                .unwrap_or(vpcflow_source::IngestOptions::default().commit_every),
+        ),
+        log_stream_prefix: spec.log_stream_prefix.clone(),
+        inventory: spec.inventory.as_ref().map(absolute),
+        prices: spec.prices.as_ref().map(absolute),
+        rollups: spec.rollups.clone(),
+        source,
+        window,
+        aws: ResolvedAws {
+            region: spec.aws.region.clone(),
+            profile: spec.aws.profile.clone(),
+            endpoint_url: spec.aws.endpoint_url.clone(),
+        },
+        log: ResolvedLog {
+            level: log.level.clone().unwrap_or_else(|| "info".into()),
+            format: log.format.clone().unwrap_or_else(|| "text".into()),
+        },
+    };
+    Ok(toml::to_string_pretty(&resolved)?)
 }
 
 fn window(w: &Window) -> anyhow::Result<(Option<i64>, Option<i64>)> {
@@ -279,12 +443,12 @@ pub fn run(args: Args, log: &super::LogArgs) -> anyhow::Result<ExitCode> {
             .or(log_config.and_then(|l| l.format.as_deref())),
     );
     let mut out = std::io::stdout().lock();
-    let loaded = loaded.and_then(|(spec, _)| {
+    let loaded = loaded.and_then(|(spec, log)| {
         let checked =
             job::validate(&spec).with_context(|| format!("config {}", args.config.display()))?;
-        Ok((spec, checked))
+        Ok((spec, checked, log))
     });
-    let (spec, checked) = match loaded {
+    let (spec, checked, log_config) = match loaded {
         Ok(l) => l,
         Err(e) => {
             let e = job::JobError::from(e);
@@ -299,8 +463,12 @@ pub fn run(args: Args, log: &super::LogArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if args.check {
-        writeln!(out, "config {} is valid:", args.config.display())?;
-        writeln!(out, "{spec:#?}")?;
+        writeln!(
+            out,
+            "# {} is valid. The job it describes (paths made absolute; `vpcflow run --config` reads this too):",
+            args.config.display()
+        )?;
+        write!(out, "{}", resolved_toml(&spec, &log_config)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let result = job::execute(&spec, checked);

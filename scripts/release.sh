@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the release binaries for Linux, x86_64 and aarch64, linked against glibc 2.26 so that
+# they run on Amazon Linux 2 (glibc 2.26) and 2023 (2.34) and any newer distribution, then
+# checks their symbol versions (scripts/check-glibc.sh) and packs each with LICENSE and
+# README.md into dist/vpcflow-VERSION-TARGET.tar.gz.
+#
+# Needs rustup, and installs what else it needs: cargo-zigbuild (crates.io, into
+# ~/.cargo/bin) and Zig (the `ziglang` package from PyPI, into the project's .venv), which
+# cargo-zigbuild uses as the C compiler and linker for the chosen glibc.
+#
+# Usage: bash scripts/release.sh [TARGET...]
+#   default targets: x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
+# Not part of scripts/test.sh or CI: a cross build of both targets takes a long time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+glibc="${VPCFLOW_GLIBC:-2.26}"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu)
+
+bash scripts/python-env.sh >/dev/null
+venv="$root/.venv"
+if ! "$venv/bin/python" -c "import ziglang" 2>/dev/null; then
+  echo "installing ziglang into $venv ..." >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "ziglang==0.13.0"
+fi
+# cargo-zigbuild finds Zig through `python -m ziglang` when no `zig` is on PATH.
+export PATH="$venv/bin:$PATH"
+if ! command -v cargo-zigbuild >/dev/null; then
+  echo "installing cargo-zigbuild ..." >&2
+  cargo install --locked cargo-zigbuild
+fi
+
+version="$(cargo metadata --no-deps --format-version 1 \
+  | "$venv/bin/python" -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="vpcflow-cli"))')"
+mkdir -p dist
+for target in "${targets[@]}"; do
+  rustup target add "$target" >/dev/null
+  echo "building $target (glibc $glibc) ..." >&2
+  cargo zigbuild --release --locked -p vpcflow-cli --bin vpcflow --target "$target.$glibc"
+  bin="target/$target/release/vpcflow"
+  bash scripts/check-glibc.sh "$glibc" "$bin"
+  name="vpcflow-$version-$target"
+  rm -rf "dist/$name"
+  mkdir -p "dist/$name"
+  cp "$bin" LICENSE README.md "dist/$name/"
+  tar -C dist -czf "dist/$name.tar.gz" "$name"
+  rm -rf "dist/$name"
+  echo "dist/$name.tar.gz" 
+done
