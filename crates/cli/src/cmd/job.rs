@@ -330,7 +330,24 @@ fn update_remote_rollups(
     let mut hours = hours.clone();
     let mut missing = false;
     for r in rollups {
-        missing |= store.list(&format!("{ROLLUP_DIR}/{}/", r.name))?.is_empty();
+        let keys = store.list(&format!("{ROLLUP_DIR}/{}/", r.name))?;
+        // Written before times were Parquet timestamps: rewritten whole. The hours are written
+        // in order, so a rewrite cut short leaves the last file old.
+        for key in [keys.first(), keys.last()].into_iter().flatten() {
+            if missing {
+                break;
+            }
+            let bytes = store
+                .get(key)?
+                .with_context(|| format!("{}{key}: vanished", store.location()))?;
+            std::fs::create_dir_all(tmp)?;
+            let local = tmp.join("rollup-check.parquet.tmp");
+            std::fs::write(&local, bytes)?;
+            missing |= vpcflow_report::rollup::file_has_untyped_times(&local)
+                .with_context(|| format!("{}{key}", store.location()))?;
+            std::fs::remove_file(&local)?;
+        }
+        missing |= keys.is_empty();
     }
     let parts = store.list("date=")?;
     if missing {
