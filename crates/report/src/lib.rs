@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use vpcflow_arrow::{PARTITION_COLUMNS, flow_schema};
 
+pub mod html;
 pub mod inventory;
 pub mod prices;
 pub mod reports;
@@ -75,6 +76,8 @@ pub enum OutputFormat {
     Csv,
     /// One JSON object per line.
     Json,
+    /// A self-contained HTML page (see [`html`]).
+    Html,
 }
 
 /// What a session sees beyond the dataset.
@@ -385,6 +388,11 @@ pub fn write_output(
                 w.write(b)?;
             }
             w.finish()?;
+        }
+        OutputFormat::Html => {
+            let page = html::table_page(schema, batches, "vpcflow", None)?;
+            out.write_all(page.as_bytes())
+                .map_err(arrow::error::ArrowError::from)?;
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! One module per subcommand; clap structs mirror the flags, each `run` validates them first.
 
+mod dashboard;
 mod generate;
 mod ingest;
 mod inventory;
@@ -66,6 +67,9 @@ enum Command {
     Query(query::Args),
     /// Run a named report (per-interface traffic, rejected flows, cross-AZ cost, ...).
     Report(report::Args),
+    /// Write one self-contained HTML page of charts (traffic, costs, rejected flows, log
+    /// health) over the dataset.
+    Dashboard(dashboard::Args),
     /// Print the canonical schema of the dataset.
     Schema(schema::Args),
     /// Write synthetic flow logs with known totals (for tests, benchmarks and demos).
@@ -82,6 +86,8 @@ pub enum Output {
     Csv,
     /// One JSON object per line.
     Json,
+    /// A self-contained HTML page: a chart (for reports), a sortable table, CSV and SQL.
+    Html,
 }
 
 impl From<Output> for vpcflow_report::OutputFormat {
@@ -90,6 +96,7 @@ impl From<Output> for vpcflow_report::OutputFormat {
             Output::Table => Self::Table,
             Output::Csv => Self::Csv,
             Output::Json => Self::Json,
+            Output::Html => Self::Html,
         }
     }
 }
@@ -139,6 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inventory(a) => inventory::run(a),
         Command::Query(a) => query::run(a),
         Command::Report(a) => report::run(a),
+        Command::Dashboard(a) => dashboard::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Generate(a) => generate::run(a),
     }

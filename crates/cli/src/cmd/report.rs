@@ -91,6 +91,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok::<_, vpcflow_report::QueryError>((schema, batches, prices))
         })
         .with_context(|| format!("report {name}"))?;
+    if let Output::Html = args.output {
+        let page = vpcflow_report::html::report_page(
+            report,
+            &schema,
+            &batches,
+            name,
+            report.shows_cost.then(|| prices.describe()).as_deref(),
+        )?;
+        out.write_all(page.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     vpcflow_report::write_output(&mut out, &schema, &batches, args.output.into())?;
     if report.shows_cost {
         match args.output {
