@@ -249,8 +249,18 @@ async fn derived(
     report: &Report,
     sql: &str,
 ) -> Result<(Frame, String), QueryError> {
+    derived_capped(ctx, report, sql, PANEL_ROWS).await
+}
+
+/// [`derived`], keeping up to `cap` rows.
+async fn derived_capped(
+    ctx: &SessionContext,
+    report: &Report,
+    sql: &str,
+    cap: usize,
+) -> Result<(Frame, String), QueryError> {
     let (schema, batches) = crate::sql(ctx, sql).await?;
-    let frame = Frame::new(&schema, &batches, PANEL_ROWS)?;
+    let frame = Frame::new(&schema, &batches, cap)?;
     let shown = format!(
         "-- queries/{name}.sql, its result registered as {table}:\n{sql_text}\n\n-- then, over {table}:\n{sql}",
         name = report.name,
@@ -576,16 +586,18 @@ pub async fn dashboard(
     ));
 
     // Log health.
-    let (frame, sql) = derived(
+    // Every hour of the 20 ENIs (at most 20 x 744 rows for a month): no cap.
+    let (frame, sql) = derived_capped(
         &ctx,
         health,
         "WITH worst AS (\n  SELECT interface_id FROM report_log_health GROUP BY interface_id\n  \
          ORDER BY AVG(coverage_ratio), interface_id LIMIT 20\n)\n\
          SELECT h.interface_id,\n       \
          to_timestamp_seconds(CAST(date_part('epoch', to_timestamp(concat(h.date, 'T', h.hour, ':00:00Z'))) AS BIGINT)) AS hour_start,\n       \
-         h.coverage_ratio, h.records, h.records_nodata, h.records_skipdata\n\
+         round(h.coverage_ratio, 4) AS coverage_ratio, h.records, h.records_nodata, h.records_skipdata\n\
          FROM report_log_health h JOIN worst w ON w.interface_id = h.interface_id\n\
          ORDER BY h.interface_id, hour_start",
+        usize::MAX,
     )
     .await?;
     panels.push(panel(

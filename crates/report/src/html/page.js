@@ -102,7 +102,8 @@
 
   // ---- charts -------------------------------------------------------------------------
   function barOption(t, spec) {
-    var n = Math.min(t.rows, MAX_BARS);
+    // Horizontal bars carry long labels: fewer of them, so each label stays legible.
+    var n = Math.min(t.rows, spec.horizontal ? 15 : MAX_BARS);
     var cats = [], idx = [];
     for (var i = 0; i < n; i++) { cats.push(label(t, spec.x, i, spec.sep)); idx.push(i); }
     var ys = spec.y.filter(function (y) { return t.by[y]; });
@@ -215,7 +216,8 @@
         yAxis: { type: 'category', data: yKeys, axisLabel: { fontSize: 10, width: 160, overflow: 'truncate' } },
         visualMap: { show: false, min: 0, max: ratio ? 1 : (max || 1), dimension: 2,
           inRange: { color: ratio ? ['#d62728', '#f7d154', '#59a14f'] : ['#dbe7fb', '#2f6fdf', '#0b2e6b'] } },
-        series: [{ type: 'heatmap', data: cells, itemStyle: { borderColor: '#fff', borderWidth: 1 } }]
+        // Cell borders only where cells are wide enough to keep their colour.
+        series: [{ type: 'heatmap', data: cells, itemStyle: { borderColor: '#fff', borderWidth: xKeys.length > 60 ? 0 : 1 } }]
       }
     };
   }
