@@ -403,3 +403,38 @@ fn dashboard_refuses_s3_and_bad_ranges() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn query_output_html_holds_the_rows() {
+    let d = Dir::new();
+    let data = sample_dataset(&d);
+    let o = vpcflow([
+        "query",
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        "html",
+        "SELECT action, COUNT(*) AS records FROM flows GROUP BY action ORDER BY action NULLS LAST",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = stdout(&o);
+    let marker = "id=\"vpcflow-data\" type=\"application/json\">";
+    let start = html.find(marker).unwrap() + marker.len();
+    let end = start + html[start..].find("</script>").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
+    let table = &v["panels"][0]["table"];
+    assert_eq!(table["columns"][0]["name"], "action");
+    assert_eq!(table["columns"][1]["kind"], "int");
+    let counts = |sql: &str| util::query_i64(&data, sql);
+    assert_eq!(
+        table["data"],
+        serde_json::json!([
+            ["ACCEPT", "REJECT", null],
+            [
+                counts("SELECT COUNT(*) FROM flows WHERE action = 'ACCEPT'"),
+                counts("SELECT COUNT(*) FROM flows WHERE action = 'REJECT'"),
+                counts("SELECT COUNT(*) FROM flows WHERE action IS NULL")
+            ]
+        ])
+    );
+}
