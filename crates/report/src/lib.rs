@@ -19,6 +19,7 @@ use vpcflow_arrow::{PARTITION_COLUMNS, flow_schema};
 
 pub mod addresses;
 pub mod ddl;
+pub mod html;
 pub mod inventory;
 pub mod prices;
 pub mod reports;
@@ -78,6 +79,8 @@ pub enum OutputFormat {
     Csv,
     /// One JSON object per line.
     Json,
+    /// A self-contained HTML page (see [`html`]).
+    Html,
 }
 
 /// What a session sees beyond the dataset.
@@ -571,6 +574,11 @@ pub fn write_output(
                 w.write(b)?;
             }
             w.finish()?;
+        }
+        OutputFormat::Html => {
+            let page = html::table_page(schema, batches, "vpcflow", None)?;
+            out.write_all(page.as_bytes())
+                .map_err(arrow::error::ArrowError::from)?;
         }
     }
     Ok(())

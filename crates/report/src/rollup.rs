@@ -9,11 +9,17 @@
 //! column `hour_start` (UTC) first. A run recomputes the files of the hours it touched, each
 //! from the raw flows of its hour, and puts each in place whole (written aside, then renamed
 //! over the old one), so a rollup always equals the report for its hour.
+//!
+//! Times (`hour_start`, and a report's `first_seen`/`last_seen`) are stored as Parquet
+//! `TIMESTAMP(MILLIS, isAdjustedToUTC=true)`, which DuckDB, Athena, Spark and Grafana read as
+//! times. (Arrow's second-precision timestamps have no Parquet logical type: written as they
+//! are, they would be plain INT64.) Rollups written before that, with INT64 times, are found by
+//! [`update`] and rewritten for every hour of the dataset.
 
 use crate::reports::Report;
 use crate::{QueryError, SessionOptions};
-use arrow::array::{ArrayRef, TimestampSecondArray};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::array::{ArrayRef, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use std::collections::BTreeSet;
@@ -79,7 +85,8 @@ pub async fn update(
         message: e.to_string(),
     })?;
     for report in reports {
-        let hours = if root.join(ROLLUP_DIR).join(report.name).exists() {
+        let table = root.join(ROLLUP_DIR).join(report.name);
+        let hours = if table.exists() && !is_stale(&table, &columns(report).await?)? {
             hours.clone()
         } else {
             match &all {
@@ -117,6 +124,58 @@ pub async fn update(
     Ok(changed)
 }
 
+/// The columns of `report`'s rollup as this vpcflow writes it: `hour_start`, then the
+/// report's columns (planned over an empty dataset, so nothing is read).
+pub async fn columns(report: &Report) -> Result<SchemaRef, QueryError> {
+    let dir = tempfile::tempdir().map_err(|e| QueryError::Invalid(e.to_string()))?;
+    std::fs::create_dir_all(dir.path().join("_manifest")).map_err(|e| io_err(dir.path(), e))?;
+    let (ctx, _) = crate::open_with(dir.path(), &SessionOptions::default()).await?;
+    let (schema, _) = crate::sql(&ctx, report.sql).await?;
+    Ok(rollup_schema(&schema))
+}
+
+/// Whether any file of the rollup table at `dir` is stale: written before times became
+/// Parquet timestamps, or with other columns than `expected` (a report that gained columns).
+/// Then the whole table is recomputed. Reads only the files' footers.
+pub fn is_stale(dir: &Path, expected: &SchemaRef) -> Result<bool, QueryError> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(|e| io_err(&d, e))? {
+            let path = entry.map_err(|e| io_err(&d, e))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet")
+                && file_is_stale(&path, expected)?
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Whether the rollup file at `path` has a time column without a timestamp logical type, or
+/// columns other than `expected`'s.
+pub fn file_is_stale(path: &Path, expected: &SchemaRef) -> Result<bool, QueryError> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| QueryError::Dataset {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let untyped = schema.columns().iter().any(|c| {
+        matches!(c.name(), "hour_start" | "first_seen" | "last_seen")
+            && !matches!(
+                c.logical_type_ref(),
+                Some(parquet::basic::LogicalType::Timestamp(_))
+            )
+    });
+    let names = schema.root_schema().get_fields().iter().map(|f| f.name());
+    let other_columns = !names.eq(expected.fields().iter().map(|f| f.name().as_str()));
+    Ok(untyped || other_columns)
+}
+
 fn io_err(path: &Path, e: std::io::Error) -> QueryError {
     QueryError::Dataset {
         path: path.display().to_string(),
@@ -124,14 +183,18 @@ fn io_err(path: &Path, e: std::io::Error) -> QueryError {
     }
 }
 
-/// The rollup schema: `hour_start` then the report's columns.
+/// How a rollup stores times: a unit Parquet has a logical type for, in UTC.
+fn stored_time() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+}
+
+/// The rollup schema: `hour_start` then the report's columns, their times as [`stored_time`].
 pub fn rollup_schema(schema: &arrow::datatypes::SchemaRef) -> Arc<Schema> {
-    let mut fields = vec![Arc::new(Field::new(
-        "hour_start",
-        DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
-        false,
-    ))];
-    fields.extend(schema.fields().iter().cloned());
+    let mut fields = vec![Arc::new(Field::new("hour_start", stored_time(), false))];
+    fields.extend(schema.fields().iter().map(|f| match f.data_type() {
+        DataType::Timestamp(..) => Arc::new(f.as_ref().clone().with_data_type(stored_time())),
+        _ => f.clone(),
+    }));
     Arc::new(Schema::new(fields))
 }
 
@@ -153,10 +216,17 @@ fn write_hour(path: &Path, hour: i64, batches: &[RecordBatch]) -> Result<(), Que
     .map_err(pq)?;
     for b in batches {
         let hours: ArrayRef = Arc::new(
-            TimestampSecondArray::from(vec![hour * 3600; b.num_rows()]).with_timezone("UTC"),
+            TimestampMillisecondArray::from(vec![hour * 3_600_000; b.num_rows()])
+                .with_timezone("UTC"),
         );
         let mut cols = vec![hours];
-        cols.extend(b.columns().iter().cloned());
+        for (col, field) in b.columns().iter().zip(out_schema.fields().iter().skip(1)) {
+            cols.push(if col.data_type() == field.data_type() {
+                col.clone()
+            } else {
+                arrow::compute::cast(col, field.data_type())?
+            });
+        }
         let batch = RecordBatch::try_new(out_schema.clone(), cols)?;
         w.write(&batch).map_err(pq)?;
     }

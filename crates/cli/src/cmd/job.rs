@@ -405,8 +405,27 @@ fn update_remote_rollups(
     let store = dataset.store();
     let mut hours = hours.clone();
     let mut missing = false;
+    let rt = super::runtime()?;
     for r in rollups {
-        missing |= store.list(&format!("{ROLLUP_DIR}/{}/", r.name))?.is_empty();
+        let keys = store.list(&format!("{ROLLUP_DIR}/{}/", r.name))?;
+        let expected = rt.block_on(vpcflow_report::rollup::columns(r))?;
+        // Written before times were Parquet timestamps, or with other columns: rewritten whole.
+        // The hours are written in order, so a rewrite cut short leaves the last file old.
+        for key in [keys.first(), keys.last()].into_iter().flatten() {
+            if missing {
+                break;
+            }
+            let bytes = store
+                .get(key)?
+                .with_context(|| format!("{}{key}: vanished", store.location()))?;
+            std::fs::create_dir_all(tmp)?;
+            let local = tmp.join("rollup-check.parquet.tmp");
+            std::fs::write(&local, bytes)?;
+            missing |= vpcflow_report::rollup::file_is_stale(&local, &expected)
+                .with_context(|| format!("{}{key}", store.location()))?;
+            std::fs::remove_file(&local)?;
+        }
+        missing |= keys.is_empty();
     }
     let parts = store.list("date=")?;
     if missing {
@@ -427,7 +446,6 @@ fn update_remote_rollups(
         std::fs::write(&local, bytes)?;
     }
     std::fs::create_dir_all(&mirror)?;
-    let rt = super::runtime()?;
     let written = rt.block_on(vpcflow_report::rollup::update(
         &mirror, rollups, &hours, session, tmp,
     ))?;

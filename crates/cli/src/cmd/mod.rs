@@ -1,5 +1,6 @@
 //! One module per subcommand; clap structs mirror the flags, each `run` validates them first.
 
+mod dashboard;
 mod ddl;
 mod generate;
 mod ingest;
@@ -73,6 +74,9 @@ enum Command {
     Query(query::Args),
     /// Run a named report (per-interface traffic, rejected flows, cross-AZ cost, ...).
     Report(report::Args),
+    /// Write one self-contained HTML page of charts (traffic, costs, rejected flows, log
+    /// health) over the dataset.
+    Dashboard(dashboard::Args),
     /// Print the canonical schema of the dataset.
     Schema(schema::Args),
     /// Print CREATE TABLE statements for the dataset and its rollups (Athena, Spark, Trino).
@@ -164,6 +168,8 @@ pub enum Output {
     Csv,
     /// One JSON object per line.
     Json,
+    /// A self-contained HTML page: a chart (for reports), a sortable table, CSV and SQL.
+    Html,
 }
 
 impl From<Output> for vpcflow_report::OutputFormat {
@@ -172,6 +178,7 @@ impl From<Output> for vpcflow_report::OutputFormat {
             Output::Table => Self::Table,
             Output::Csv => Self::Csv,
             Output::Json => Self::Json,
+            Output::Html => Self::Html,
         }
     }
 }
@@ -221,6 +228,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inventory(a) => inventory::run(a),
         Command::Query(a) => query::run(a),
         Command::Report(a) => report::run(a),
+        Command::Dashboard(a) => dashboard::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Ddl(a) => ddl::run(a),
         Command::Generate(a) => generate::run(a),

@@ -113,6 +113,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "note: give --inventory DIR for a complete answer (`vpcflow inventory fetch --out DIR` writes one)"
         );
     }
+    if let Output::Html = args.output {
+        let page = vpcflow_report::html::report_page(
+            report,
+            &schema,
+            &batches,
+            name,
+            report.shows_cost.then(|| prices.describe()).as_deref(),
+        )?;
+        out.write_all(page.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if table {
         let opts = vpcflow_report::table::TableOptions {
             columns: vpcflow_report::table::report_columns(report.name)

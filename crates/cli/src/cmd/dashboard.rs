@@ -1,0 +1,64 @@
+use anyhow::Context;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vpcflow_report::reports;
+
+/// Write one self-contained HTML page of charts over the dataset.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The dataset directory (the `--out` of `vpcflow ingest`). An `s3://` dataset is refused
+    /// with a hint: sync it to a directory first.
+    #[arg(long, value_name = "DIR|s3://...")]
+    data: PathBuf,
+    /// The HTML file to write.
+    #[arg(long, value_name = "FILE.html")]
+    out: PathBuf,
+    /// Only records starting at or after TIME (RFC 3339, or a date for its midnight UTC).
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// Only records starting before TIME (RFC 3339, or a date: the whole day is included).
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// Directory with describe-subnets.json and describe-network-interfaces.json.
+    #[arg(long, value_name = "DIR")]
+    inventory: Option<PathBuf>,
+    /// TOML price table laid over the built-in one (see queries/prices.toml for the keys).
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+    /// The page's title.
+    #[arg(long, value_name = "T", default_value = "VPC flow logs")]
+    title: String,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let from = args
+        .from
+        .as_deref()
+        .map(|t| reports::parse_time(t, false))
+        .transpose()
+        .context("--from")?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|t| reports::parse_time(t, true))
+        .transpose()
+        .context("--to")?;
+    if let (Some(f), Some(t)) = (from, to) {
+        anyhow::ensure!(f < t, "--from must be before --to");
+    }
+    let opts = vpcflow_report::SessionOptions {
+        inventory: args.inventory,
+        prices: args.prices,
+        from,
+        to,
+    };
+    let dash = vpcflow_report::html::DashboardOptions { title: args.title };
+    let rt = super::runtime()?;
+    let page = rt
+        .block_on(vpcflow_report::html::dashboard(&args.data, &opts, &dash))
+        .context("dashboard")?;
+    let tmp = args.out.with_extension("html.tmp");
+    std::fs::write(&tmp, page.as_bytes()).with_context(|| format!("{}", tmp.display()))?;
+    std::fs::rename(&tmp, &args.out).with_context(|| format!("{}", args.out.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
