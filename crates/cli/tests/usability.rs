@@ -70,14 +70,15 @@ fn table_output_is_for_people() {
         .unwrap_or_else(|| panic!("{text}"));
     let cells: Vec<&str> = row.split('|').map(str::trim).collect();
     assert_eq!(
-        cells[1..8],
+        cells[1..9],
         [
             "use1-az1",
             "use1-az2",
-            "1,637,000",
-            "0.0015",
+            "from_nat",
+            "1,200,000",
+            "0.0011",
             "<0.01",
-            "7",
+            "1",
             "sender_egress"
         ],
         "{text}"
@@ -107,7 +108,7 @@ fn table_output_is_for_people() {
     );
     let csv = stdout(&o);
     assert!(
-        csv.contains("use1-az1,use1-az2,1637000,0.0015245750546455383,0.000030491501092910767,7,"),
+        csv.contains("use1-az1,use1-az2,1200000,0.0011175870895385742,0.000022351741790771484,1,"),
         "{csv}"
     );
 

@@ -69,6 +69,7 @@ pub fn report_columns(report: &str) -> Option<&'static [&'static str]> {
         "cross-az-cost" => &[
             "src_az_id",
             "dst_az_id",
+            "hop_type",
             "bytes",
             "gb",
             "cost_usd",
@@ -120,6 +121,7 @@ pub fn report_columns(report: &str) -> Option<&'static [&'static str]> {
             "instance_id",
             "records",
             "last_seen",
+            "logged",
         ],
         _ => return None,
     })
