@@ -6,8 +6,8 @@ use std::process::ExitCode;
 /// Run SQL over the dataset.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The dataset directory (the `--out` of `vpcflow ingest`).
-    #[arg(long, value_name = "DIR")]
+    /// The dataset: a directory or s3://BUCKET/PREFIX (the `--out` of `vpcflow ingest`).
+    #[arg(long, value_name = "DIR|S3_URI")]
     data: PathBuf,
     /// Directory with describe-subnets.json and describe-network-interfaces.json: adds the
     /// tables `subnets`, `enis` and `eni_ips`.
@@ -20,16 +20,20 @@ pub struct Args {
     /// order and the last one's result is printed (e.g. `CREATE TABLE t AS SELECT ...;
     /// SELECT ... FROM t`).
     sql: String,
+    #[command(flatten)]
+    aws: super::AwsArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let store = super::DataStore::new(&args.data, &args.aws)?;
+    let opts = vpcflow_report::SessionOptions {
+        inventory: args.inventory.clone(),
+        s3: store.s3.clone(),
+        ..Default::default()
+    };
     let rt = super::runtime()?;
     let (schema, batches) = rt
         .block_on(async {
-            let opts = vpcflow_report::SessionOptions {
-                inventory: args.inventory.clone(),
-                ..Default::default()
-            };
             let (ctx, _) = vpcflow_report::open_with(&args.data, &opts).await?;
             vpcflow_report::sql(&ctx, &args.sql).await
         })
