@@ -4,7 +4,6 @@
 use crate::IngestError;
 use crate::aws::AwsContext;
 use aws_sdk_s3::config::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sdk_s3::error::DisplayErrorContext;
 use object_store::aws::{AmazonS3Builder, AwsCredential};
 use object_store::{CredentialProvider, ObjectStore};
 use std::sync::Arc;
@@ -54,12 +53,7 @@ impl CredentialProvider for SdkCredentials {
         };
         let creds = fetched
             .map_err(|e| generic(format!("loading AWS credentials: {e}")))?
-            .map_err(|e| {
-                generic(format!(
-                    "loading AWS credentials: {}",
-                    DisplayErrorContext(&e)
-                ))
-            })?;
+            .map_err(|e| generic(format!("loading AWS credentials: {}", causes(&e))))?;
         let credential = Arc::new(AwsCredential {
             key_id: creds.access_key_id().to_string(),
             secret_key: creds.secret_access_key().to_string(),
@@ -68,6 +62,22 @@ impl CredentialProvider for SdkCredentials {
         *cached = Some((credential.clone(), creds.expiry()));
         Ok(credential)
     }
+}
+
+/// An error and its causes on one line, each once (the SDK's errors name their cause in their
+/// debug form only).
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let msg = c.to_string();
+        if !text.contains(&msg) {
+            text.push_str(": ");
+            text.push_str(&msg);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// An `object_store` for `bucket`, reached as `aws` says: its region, its endpoint (a custom
