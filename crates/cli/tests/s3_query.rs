@@ -300,4 +300,34 @@ fn a_missing_s3_dataset_is_one_clear_line() {
             );
         }
     }
+    // No credentials anywhere in the chain: one line, the location and the chain's reason.
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"));
+    c.args(["query", "--data", "s3://bucket/lake", "SELECT 1"]);
+    for k in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ] {
+        c.env_remove(k);
+    }
+    for (k, v) in moto.env() {
+        if !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET") && k != "AWS_SESSION_TOKEN"
+        {
+            c.env(k, v);
+        }
+    }
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("s3://bucket/lake/"), "{err}");
+    assert!(
+        err.contains("loading AWS credentials: the credential provider was not enabled"),
+        "{err}"
+    );
 }
