@@ -464,6 +464,78 @@ impl TableProvider for FileTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::object_store::PutPayload;
+    use datafusion::object_store::memory::InMemory;
+    use vpcflow_source::manifest::SourceEntry;
+
+    fn source(id: &str, parts: &[&str]) -> SourceEntry {
+        SourceEntry {
+            id: id.into(),
+            source: id.into(),
+            size: 1,
+            version: None,
+            ranges: Vec::new(),
+            records: 1,
+            bad_lines: 0,
+            error: None,
+            parts: parts.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    async fn put(store: &InMemory, key: &str, value: &impl serde::Serialize) {
+        let bytes = serde_json::to_vec(value).unwrap();
+        store
+            .put(&Path::from(key), PutPayload::from(bytes))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_files_are_the_manifest_and_its_unmerged_commits() {
+        let store = Arc::new(InMemory::new());
+        let a = "date=2025-12-01/hour=00/part-a.parquet";
+        let b = "date=2025-12-01/hour=00/part-b.parquet";
+        let c = "date=2025-12-01/hour=01/part-c.parquet";
+        let mut state = State {
+            version: 1,
+            last_seq: 4,
+            ..State::default()
+        };
+        state
+            .sources
+            .insert("s1".into(), source("s1", &[a, "_quarantine/run-1.jsonl"]));
+        put(&store, "lake/_manifest/manifest.json", &state).await;
+        // Merged already (seq <= last_seq): not read again.
+        put(
+            &store,
+            "lake/_manifest/commit-000000000004.json",
+            &Commit::default(),
+        )
+        .await;
+        // A run since: part a rewritten as b, and a new source in c.
+        let commit = Commit {
+            seq: 5,
+            sources: vec![source("s2", &[c])],
+            replaced: vec![(a.to_string(), Some(b.to_string()))],
+            ..Commit::default()
+        };
+        put(&store, "lake/_manifest/commit-000000000005.json", &commit).await;
+        let ds = S3Dataset::open("s3://bucket/lake", store.clone())
+            .await
+            .unwrap();
+        assert_eq!(ds.parts(), [b, c]);
+
+        // No manifest and no commit: not a dataset.
+        let err = S3Dataset::open("s3://bucket/other/", store)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "dataset s3://bucket/other/: not a vpcflow dataset: \
+             s3://bucket/other/_manifest/manifest.json does not exist (wrong bucket or prefix? \
+             give the --out of `vpcflow ingest` or of a job)"
+        );
+    }
 
     #[test]
     fn uris_and_partitions() {
