@@ -1,6 +1,6 @@
 """A fault-injecting HTTP proxy in front of a local AWS endpoint (moto), for tests.
 
-    python fault_proxy.py UPSTREAM_PORT PORT_FILE
+    python fault_proxy.py UPSTREAM_PORT PORT_FILE [LOG_FILE]
 
 Listens on a free port of 127.0.0.1 (written to PORT_FILE) and forwards every request to
 127.0.0.1:UPSTREAM_PORT, except that, for S3 object GETs:
@@ -11,6 +11,8 @@ Listens on a free port of 127.0.0.1 (written to PORT_FILE) and forwards every re
   - a key containing "cutoff" has its body cut half-way, the connection closed, on its
     first GET (a network fault in the middle of a download).
 A ListObjectsV2 request whose prefix contains "busy" gets 503 SlowDown once.
+With LOG_FILE, each request is appended to it as one line, "METHOD PATH?QUERY", before it
+is answered (to count requests).
 For CloudWatch Logs, FilterLogEvents on a log group whose name contains "throttled" gets
 400 ThrottlingException twice per stream, and on one containing "broken" 503 once.
 """
@@ -18,6 +20,7 @@ import http.client, http.server, sys, threading
 from urllib.parse import urlsplit, parse_qs
 
 upstream_port = int(sys.argv[1])
+log_file = sys.argv[3] if len(sys.argv) > 3 else None
 seen = {}
 lock = threading.Lock()
 
@@ -71,6 +74,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return None
 
     def handle_any(self):
+        if log_file:
+            with lock:
+                with open(log_file, "a") as f:
+                    f.write(f"{self.command} {self.path}\n")
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         f = self.fault(body)
@@ -94,7 +101,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for k, v in resp.getheaders():
             if k.lower() not in ("transfer-encoding", "content-length", "connection"):
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        if self.command == "HEAD":
+            # No body, but the object's size, as the upstream gave it.
+            self.send_header("Content-Length", resp.getheader("Content-Length", "0"))
+        else:
+            self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if cut:
             self.wfile.write(data[: len(data) // 2])

@@ -22,11 +22,13 @@ pub mod ddl;
 pub mod html;
 pub mod inventory;
 pub mod prices;
+pub mod remote;
 pub mod reports;
 pub mod rollup;
 pub mod table;
 mod udf;
 
+pub use datafusion::object_store::ObjectStore;
 pub use inventory::Inventory;
 pub use prices::PriceTable;
 
@@ -94,6 +96,8 @@ pub struct SessionOptions {
     pub from: Option<i64>,
     /// Only records whose `start` is before this (Unix seconds).
     pub to: Option<i64>,
+    /// The bucket's store, for a dataset at `s3://BUCKET/PREFIX` (see [`remote`]).
+    pub s3: Option<Arc<dyn ObjectStore>>,
 }
 
 /// A session whose table `flows` is the dataset at `data`, with no inventory.
@@ -112,10 +116,18 @@ pub async fn open_with(
 ) -> Result<(SessionContext, PriceTable), QueryError> {
     let inventory = opts.inventory.as_deref().map(Inventory::load).transpose()?;
     let prices = PriceTable::load(opts.prices.as_deref())?;
-    let ctx = session(data)?;
+    let ctx = session(data, opts)?;
+    let remote = match (s3_uri(data), &opts.s3) {
+        (Some(uri), Some(store)) => Some(remote::S3Dataset::open(uri, store.clone()).await?),
+        _ => None,
+    };
     let ranged = opts.from.is_some() || opts.to.is_some();
     let all = if ranged { "flows_all" } else { "flows" };
-    register_flows(&ctx, data, all)?;
+    match &remote {
+        // Only the files of the range's hours: `flows_all` is the range's part of the dataset.
+        Some(r) => r.register_flows(&ctx, all, view_schema(&flow_schema()), opts.from, opts.to)?,
+        None => register_flows(&ctx, data, all)?,
+    }
     if ranged {
         let mut conds = Vec::new();
         let day = |t: i64| {
@@ -145,7 +157,10 @@ pub async fn open_with(
         ))
         .await?;
     }
-    register_rollups(&ctx, data).await?;
+    match &remote {
+        Some(r) => r.register_rollups(&ctx).await?,
+        None => register_rollups(&ctx, data).await?,
+    }
     inventory::register(&ctx, inventory.as_ref())?;
     prices.register(&ctx)?;
     let book = inventory
@@ -333,14 +348,30 @@ async fn multi_logged_enis(ctx: &SessionContext, all: &str) -> Result<Vec<String
     Ok(out)
 }
 
-fn session(data: &Path) -> Result<SessionContext, QueryError> {
-    if data.to_str().is_some_and(|d| d.starts_with("s3://")) {
-        return Err(QueryError::Dataset {
-            path: data.display().to_string(),
-            message: "vpcflow query and report read a local dataset; query one in S3 with \
-                      Athena or DuckDB, or copy it (aws s3 sync) and point --data at the copy"
-                .into(),
-        });
+/// `data` when it names a dataset in S3 (`s3://BUCKET/PREFIX`).
+fn s3_uri(data: &Path) -> Option<&str> {
+    data.to_str().filter(|d| d.starts_with("s3://"))
+}
+
+fn session(data: &Path, opts: &SessionOptions) -> Result<SessionContext, QueryError> {
+    if s3_uri(data).is_some() {
+        let Some(store) = &opts.s3 else {
+            return Err(QueryError::Dataset {
+                path: data.display().to_string(),
+                message: "a dataset in S3 needs its bucket's object store (SessionOptions::s3)"
+                    .into(),
+            });
+        };
+        let (bucket, _) =
+            remote::parse_uri(&data.to_string_lossy()).ok_or_else(|| QueryError::Dataset {
+                path: data.display().to_string(),
+                message: "expected s3://BUCKET[/PREFIX]".into(),
+            })?;
+        let ctx = new_context();
+        let url =
+            datafusion::execution::object_store::ObjectStoreUrl::parse(format!("s3://{bucket}"))?;
+        ctx.register_object_store(url.as_ref(), store.clone());
+        return Ok(ctx);
     }
     let meta = std::fs::metadata(data).map_err(|e| QueryError::Dataset {
         path: data.display().to_string(),
@@ -373,10 +404,14 @@ fn session(data: &Path) -> Result<SessionContext, QueryError> {
                 .into(),
         });
     }
+    Ok(new_context())
+}
+
+fn new_context() -> SessionContext {
     let config = SessionConfig::new()
         .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
         .with_information_schema(true);
-    Ok(SessionContext::new_with_config(config))
+    SessionContext::new_with_config(config)
 }
 
 /// The URL of a local directory, for a listing table.

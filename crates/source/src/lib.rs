@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod local;
 pub mod manifest;
 pub mod s3;
+pub mod s3_read;
 pub mod s3_store;
 pub mod store;
 

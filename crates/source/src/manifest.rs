@@ -28,8 +28,10 @@ use vpcflow_arrow::dataset::{self, PendingFile, TMP_DIR};
 
 /// Directory (under the dataset root) of the manifest and the lock.
 pub const MANIFEST_DIR: &str = "_manifest";
-const MANIFEST_FILE: &str = "manifest.json";
-const FORMAT_VERSION: u32 = 1;
+/// The merged state, under [`MANIFEST_DIR`].
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The manifest format this vpcflow writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
 
 /// An error of the manifest or the lock.
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +149,9 @@ pub struct State {
 }
 
 impl State {
-    fn apply(&mut self, c: &Commit) {
+    /// Applies a commit: its sources (replacing earlier entries of the same id), and the
+    /// parts it rewrote in place of the old ones.
+    pub fn apply(&mut self, c: &Commit) {
         if !c.replaced.is_empty() {
             let map: HashMap<&str, Option<&str>> = c
                 .replaced
@@ -248,7 +252,8 @@ struct Inner {
     warnings: Vec<String>,
 }
 
-fn manifest_key(name: &str) -> String {
+/// The key (relative to the dataset) of a file of the manifest.
+pub fn manifest_key(name: &str) -> String {
     format!("{MANIFEST_DIR}/{name}")
 }
 
@@ -523,7 +528,7 @@ impl Dataset {
         // The lock is still this run's, or nothing is committed.
         self.lock.confirm()?;
         commit.seq = inner.next_seq;
-        let key = manifest_key(&format!("commit-{:012}.json", commit.seq));
+        let key = commit_key(commit.seq);
         let bytes = serde_json::to_vec(&commit).map_err(|e| ManifestError::Io {
             path: PathBuf::from(&key),
             message: e.to_string(),
@@ -618,6 +623,11 @@ impl Commit {
             )
             .chain(self.sources.iter().flat_map(|s| s.parts.iter()))
     }
+}
+
+/// The key (relative to the dataset) of commit `seq`.
+pub fn commit_key(seq: u64) -> String {
+    manifest_key(&format!("commit-{seq:012}.json"))
 }
 
 fn rel(root: &Path, path: &Path) -> String {

@@ -6,8 +6,7 @@ use vpcflow_report::reports;
 /// Write one self-contained HTML page of charts over the dataset.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The dataset directory (the `--out` of `vpcflow ingest`). An `s3://` dataset is refused
-    /// with a hint: sync it to a directory first.
+    /// The dataset: a directory or s3://BUCKET/PREFIX (the `--out` of `vpcflow ingest`).
     #[arg(long, value_name = "DIR|s3://...")]
     data: PathBuf,
     /// The HTML file to write.
@@ -28,6 +27,8 @@ pub struct Args {
     /// The page's title.
     #[arg(long, value_name = "T", default_value = "VPC flow logs")]
     title: String,
+    #[command(flatten)]
+    aws: super::AwsArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -46,11 +47,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let (Some(f), Some(t)) = (from, to) {
         anyhow::ensure!(f < t, "--from must be before --to");
     }
+    let store = super::DataStore::new(&args.data, &args.aws)?;
     let opts = vpcflow_report::SessionOptions {
         inventory: args.inventory,
         prices: args.prices,
         from,
         to,
+        s3: store.s3.clone(),
     };
     let dash = vpcflow_report::html::DashboardOptions { title: args.title };
     let rt = super::runtime()?;

@@ -211,6 +211,35 @@ impl AwsArgs {
     }
 }
 
+/// Where `--data` of `query` and `report` is read from.
+pub struct DataStore {
+    /// The bucket's store, for `s3://BUCKET/PREFIX`.
+    pub s3: Option<std::sync::Arc<dyn vpcflow_report::ObjectStore>>,
+    /// The SDK configuration the store's credentials come from: kept for as long as the store.
+    _aws: Option<vpcflow_source::aws::AwsContext>,
+}
+
+impl DataStore {
+    /// A local directory needs nothing; `s3://BUCKET/PREFIX` gets its bucket's store, reached
+    /// as `aws` says.
+    pub fn new(data: &std::path::Path, aws: &AwsArgs) -> anyhow::Result<Self> {
+        let Some(uri) = data.to_str().filter(|d| d.starts_with("s3://")) else {
+            return Ok(Self {
+                s3: None,
+                _aws: None,
+            });
+        };
+        let (bucket, _) = vpcflow_report::remote::parse_uri(uri)
+            .ok_or_else(|| anyhow::anyhow!("--data {uri}: expected s3://BUCKET[/PREFIX]"))?;
+        let ctx = aws.load()?;
+        let store = vpcflow_source::s3_read::object_store(&ctx, &bucket)?;
+        Ok(Self {
+            s3: Some(store),
+            _aws: Some(ctx),
+        })
+    }
+}
+
 /// Runs the command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(f) = cli.log.log_format.as_deref() {

@@ -33,8 +33,8 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_help = TABLES)]
 pub struct Args {
-    /// The dataset directory (the `--out` of `vpcflow ingest`).
-    #[arg(long, value_name = "DIR")]
+    /// The dataset: a directory or s3://BUCKET/PREFIX (the `--out` of `vpcflow ingest`).
+    #[arg(long, value_name = "DIR|S3_URI")]
     data: PathBuf,
     /// Directory with describe-subnets.json and describe-network-interfaces.json (and
     /// describe-vpcs.json, describe-addresses.json where there): fills the inventory tables.
@@ -59,6 +59,8 @@ pub struct Args {
     /// one's result is printed (e.g. `CREATE TABLE t AS SELECT ...; SELECT ... FROM t`).
     #[arg(required_unless_present = "file")]
     sql: Option<String>,
+    #[command(flatten)]
+    aws: super::AwsArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -74,12 +76,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(s)) => s.clone(),
         (None, None) => anyhow::bail!("give the SQL, or --file FILE"),
     };
+    let store = super::DataStore::new(&args.data, &args.aws)?;
+    let opts = vpcflow_report::SessionOptions {
+        inventory: args.inventory.clone(),
+        s3: store.s3.clone(),
+        ..Default::default()
+    };
     let rt = super::runtime()?;
     let result = rt.block_on(async {
-        let opts = vpcflow_report::SessionOptions {
-            inventory: args.inventory.clone(),
-            ..Default::default()
-        };
         let (ctx, _) = vpcflow_report::open_with(&args.data, &opts).await?;
         let r = vpcflow_report::sql(&ctx, &sql).await;
         let tables = match &r {

@@ -15,8 +15,8 @@ pub struct Args {
     /// List the reports and what each answers.
     #[arg(long)]
     list: bool,
-    /// The dataset directory (the `--out` of `vpcflow ingest`).
-    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    /// The dataset: a directory or s3://BUCKET/PREFIX (the `--out` of `vpcflow ingest`).
+    #[arg(long, value_name = "DIR|S3_URI", required_unless_present = "list")]
     data: Option<PathBuf>,
     /// Only records starting at or after TIME (RFC 3339, or a date for its midnight UTC).
     #[arg(long, value_name = "TIME")]
@@ -42,6 +42,8 @@ pub struct Args {
     /// many as fit the terminal's width, and names the others).
     #[arg(long)]
     wide: bool,
+    #[command(flatten)]
+    aws: super::AwsArgs,
 }
 
 fn report_list() -> String {
@@ -82,11 +84,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         !report.needs_inventory || args.inventory.is_some(),
         "report {name} needs --inventory DIR (describe-network-interfaces.json lists the ENIs it checks)"
     );
+    let store = super::DataStore::new(&data, &args.aws)?;
     let opts = vpcflow_report::SessionOptions {
         inventory: args.inventory,
         prices: args.prices,
         from,
         to,
+        s3: store.s3.clone(),
     };
     let table = matches!(args.output, Output::Table);
     // A table counts the rows it leaves out: it gets them all and cuts them itself.

@@ -224,6 +224,7 @@ impl Drop for Moto {
 pub struct FaultProxy {
     child: std::process::Child,
     pub endpoint: String,
+    dir: tempfile::TempDir,
 }
 
 impl FaultProxy {
@@ -235,6 +236,7 @@ impl FaultProxy {
             .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fault_proxy.py"))
             .arg(&upstream)
             .arg(&port_file)
+            .arg(dir.path().join("requests.log"))
             .spawn()
             .expect("start the fault proxy");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -251,7 +253,17 @@ impl FaultProxy {
         Self {
             child,
             endpoint: format!("http://127.0.0.1:{}", port.trim()),
+            dir,
         }
+    }
+
+    /// The requests it has forwarded or answered since the last call, each as
+    /// `METHOD PATH?QUERY` (the path starts with `/BUCKET/`), and forgets them.
+    pub fn take_requests(&self) -> Vec<String> {
+        let log = self.dir.path().join("requests.log");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        text.lines().map(str::to_string).collect()
     }
 }
 
