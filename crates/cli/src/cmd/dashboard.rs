@@ -1,7 +1,6 @@
 use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vpcflow_report::reports;
 
 /// Write one self-contained HTML page of charts over the dataset.
 #[derive(Debug, clap::Args)]
@@ -32,21 +31,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let from = args
-        .from
-        .as_deref()
-        .map(|t| reports::parse_time(t, false))
-        .transpose()
-        .context("--from")?;
-    let to = args
-        .to
-        .as_deref()
-        .map(|t| reports::parse_time(t, true))
-        .transpose()
-        .context("--to")?;
-    if let (Some(f), Some(t)) = (from, to) {
-        anyhow::ensure!(f < t, "--from must be before --to");
-    }
+    let (from, to) = super::time_range(args.from.as_deref(), args.to.as_deref())?;
     let store = super::DataStore::new(&args.data, &args.aws)?;
     let opts = vpcflow_report::SessionOptions {
         inventory: args.inventory,

@@ -240,6 +240,28 @@ impl DataStore {
     }
 }
 
+/// `--from` and `--to` as Unix seconds: RFC 3339 times or dates (`--to` a date includes that
+/// whole day); `--from` must come first.
+pub fn time_range(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> anyhow::Result<(Option<i64>, Option<i64>)> {
+    use anyhow::Context;
+    use vpcflow_report::reports::parse_time;
+    let from = from
+        .map(|t| parse_time(t, false))
+        .transpose()
+        .context("--from")?;
+    let to = to
+        .map(|t| parse_time(t, true))
+        .transpose()
+        .context("--to")?;
+    if let (Some(f), Some(t)) = (from, to) {
+        anyhow::ensure!(f < t, "--from must be before --to");
+    }
+    Ok((from, to))
+}
+
 /// Runs the command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(f) = cli.log.log_format.as_deref() {

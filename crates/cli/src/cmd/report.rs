@@ -3,7 +3,7 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vpcflow_report::reports::{self, REPORTS};
+use vpcflow_report::reports::REPORTS;
 
 /// Run a named report over the dataset.
 #[derive(Debug, clap::Args)]
@@ -65,21 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let name = args.name.as_deref().unwrap_or_default();
     let report = super::find_report(name)?;
     let data = args.data.context("--data is required")?;
-    let from = args
-        .from
-        .as_deref()
-        .map(|t| reports::parse_time(t, false))
-        .transpose()
-        .context("--from")?;
-    let to = args
-        .to
-        .as_deref()
-        .map(|t| reports::parse_time(t, true))
-        .transpose()
-        .context("--to")?;
-    if let (Some(f), Some(t)) = (from, to) {
-        anyhow::ensure!(f < t, "--from must be before --to");
-    }
+    let (from, to) = super::time_range(args.from.as_deref(), args.to.as_deref())?;
     anyhow::ensure!(
         !report.needs_inventory || args.inventory.is_some(),
         "report {name} needs --inventory DIR (describe-network-interfaces.json lists the ENIs it checks)"
