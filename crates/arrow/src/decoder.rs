@@ -1,7 +1,7 @@
 //! A push decoder: bytes of one flow-log text stream in, hour-partitioned record batches out.
 
 use crate::builder::FlowBatchBuilder;
-use crate::dataset::{HourBucket, hour_bucket};
+use crate::hour::{HourBucket, hour_bucket};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use memchr::memchr;
@@ -277,7 +277,7 @@ garbage here
                         .unwrap()
                         .as_primitive::<Int64Type>();
                     for i in 0..b.num_rows() {
-                        got.push((bucket.unwrap(), bytes.value(i), line.value(i)));
+                        got.push((bucket.unwrap().0, bytes.value(i), line.value(i)));
                     }
                 }
                 got.sort();

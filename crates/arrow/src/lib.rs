@@ -1,11 +1,11 @@
-//! The canonical Arrow schema of vpcflow, the batch decoder that builds it from flow-log text,
-//! and the partitioned Parquet dataset it is written to.
+//! The canonical Arrow schema of vpcflow, and the batch decoder that builds it from flow-log
+//! text. The dataset these batches are written to is `vpcflow-dataset`'s.
 //!
 //! - [`flow_schema`]: one schema for every flow-log version, named and typed as AWS's own
 //!   Parquet delivery, plus provenance columns.
 //! - [`FlowDecoderBuilder`] / [`FlowDecoder`]: a push decoder, bytes in, hour-partitioned
 //!   [`arrow::record_batch::RecordBatch`]es and bad lines out.
-//! - [`dataset::DatasetWriter`]: Hive-partitioned Parquet files that appear only when complete.
+//! - [`Hour`]: the hour a record falls in, the unit of the dataset's partitions.
 //!
 //! ```
 //! use vpcflow_arrow::{DecodeEvent, FlowDecoderBuilder};
@@ -22,13 +22,14 @@
 #![deny(missing_docs)]
 
 mod builder;
-pub mod dataset;
 mod decoder;
+mod hour;
 pub mod parquet_input;
 mod schema;
 
 pub use builder::FlowBatchBuilder;
 pub use decoder::{DecodeEvent, FlowDecoder, FlowDecoderBuilder};
+pub use hour::{Hour, HourBucket, UNKNOWN_PARTITION, hour_bucket, partition_dir};
 pub use schema::{
     FLOW_LOG_ID, PARTITION_COLUMNS, SOURCE, SOURCE_LINE, UNKNOWN_FIELDS, data_type, fill_region,
     flow_schema,

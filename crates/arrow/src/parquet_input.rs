@@ -5,7 +5,7 @@
 //! or 64-bit integers), so each column is cast to the canonical type. Text `-` is null, as in
 //! text delivery; a value that does not cast (such as `None`) is null too.
 
-use crate::dataset::{HourBucket, hour_bucket};
+use crate::hour::{HourBucket, hour_bucket};
 use crate::schema::{UNKNOWN_FIELDS, data_type, flow_schema};
 use arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, StringArray, UInt32Array, new_null_array,

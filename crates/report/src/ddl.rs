@@ -95,7 +95,7 @@ pub async fn ddl(engine: Engine, location: &str, database: &str) -> Result<Strin
     for (report, schema) in &rollups {
         tables.push(Table {
             name: format!("rollup_{}", report.replace('-', "_")),
-            dir: format!("{}/{report}/", crate::rollup::ROLLUP_DIR),
+            dir: format!("{}/{report}/", vpcflow_dataset::layout::ROLLUP_DIR),
             columns: schema.fields().iter().map(|f| f.as_ref()).collect(),
             partitions: &["date"],
         });

@@ -31,7 +31,6 @@ use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use vpcflow_source::manifest::{self, Commit, State};
 
 /// How many HEAD requests are in flight at once.
 const HEAD_CONCURRENCY: usize = 32;
@@ -81,62 +80,38 @@ impl S3Dataset {
             prefix,
             parts: Vec::new(),
         };
-        let state_key = manifest::manifest_key(manifest::MANIFEST_FILE);
-        let state = ds.get(&state_key).await?;
-        let mut state: State = match &state {
-            Some(bytes) => serde_json::from_slice(bytes).map_err(|e| {
+        let store = ds.store.clone();
+        let get = |key: String| {
+            let store = store.clone();
+            let path = ds.path(&key);
+            async move {
+                match store.get(&path).await {
+                    Ok(r) => r
+                        .bytes()
+                        .await
+                        .map(|b| Some(b.to_vec()))
+                        .map_err(|e| e.to_string()),
+                    Err(datafusion::object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        };
+        let parts = vpcflow_dataset::read::manifest_parts(get)
+            .await
+            .map_err(|e| dataset_err(&ds.location, e))?
+            .ok_or_else(|| {
                 dataset_err(
                     &ds.location,
-                    format!("{state_key}: not a vpcflow manifest ({e})"),
+                    format!(
+                        "not a vpcflow dataset: {}{} does not exist (wrong bucket or prefix? \
+                         give the --out of `vpcflow ingest` or of a job)",
+                        ds.location,
+                        vpcflow_dataset::manifest::manifest_key(
+                            vpcflow_dataset::layout::MANIFEST_FILE
+                        )
+                    ),
                 )
-            })?,
-            None => State::default(),
-        };
-        if state.version > manifest::FORMAT_VERSION {
-            return Err(dataset_err(
-                &ds.location,
-                format!(
-                    "{state_key}: format version {} is newer than this vpcflow's {}",
-                    state.version,
-                    manifest::FORMAT_VERSION
-                ),
-            ));
-        }
-        // Commits since the last merge (a run in progress, or one that stopped before its
-        // merge), in order: each one replaces parts of the ones before it.
-        let mut seq = state.last_seq + 1;
-        let mut commits = 0;
-        loop {
-            let key = manifest::commit_key(seq);
-            let Some(bytes) = ds.get(&key).await? else {
-                break;
-            };
-            let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| {
-                dataset_err(&ds.location, format!("{key}: not a vpcflow manifest ({e})"))
             })?;
-            state.apply(&commit);
-            seq += 1;
-            commits += 1;
-        }
-        if state.version == 0 && commits == 0 {
-            return Err(dataset_err(
-                &ds.location,
-                format!(
-                    "not a vpcflow dataset: {}{state_key} does not exist (wrong bucket or \
-                     prefix? give the --out of `vpcflow ingest` or of a job)",
-                    ds.location
-                ),
-            ));
-        }
-        let mut parts: Vec<String> = state
-            .sources
-            .values()
-            .flat_map(|s| s.parts.iter())
-            .filter(|p| p.ends_with(".parquet"))
-            .cloned()
-            .collect();
-        parts.sort();
-        parts.dedup();
         ds.parts = parts;
         Ok(ds)
     }
@@ -147,22 +122,6 @@ impl S3Dataset {
             Path::from(key)
         } else {
             Path::from(format!("{}/{key}", self.prefix))
-        }
-    }
-
-    /// The object at `key`, `None` when it does not exist.
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, QueryError> {
-        let path = self.path(key);
-        match self.store.get(&path).await {
-            Ok(r) => {
-                let bytes = r
-                    .bytes()
-                    .await
-                    .map_err(|e| dataset_err(&self.location, format!("{key}: {e}")))?;
-                Ok(Some(bytes.to_vec()))
-            }
-            Err(datafusion::object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(dataset_err(&self.location, format!("{key}: {e}"))),
         }
     }
 
@@ -181,24 +140,14 @@ impl S3Dataset {
         from: Option<i64>,
         to: Option<i64>,
     ) -> Result<(), QueryError> {
-        let ranged = from.is_some() || to.is_some();
-        let files: Vec<(Path, Vec<String>)> = self
-            .parts
-            .iter()
-            .filter(|p| {
-                if !ranged {
-                    return true;
-                }
-                // Records lie in the hour of their start: only the overlapping hours.
-                vpcflow_arrow::dataset::partition_hour(p).is_some_and(|h| {
-                    from.is_none_or(|f| (h + 1) * 3600 > f) && to.is_none_or(|t| h * 3600 < t)
+        let files: Vec<(Path, Vec<String>)> =
+            vpcflow_dataset::read::parts_in_range(&self.parts, from, to)
+                .into_iter()
+                .filter_map(|p| {
+                    let values = partition_values(p, &vpcflow_arrow::PARTITION_COLUMNS)?;
+                    Some((self.path(p), values))
                 })
-            })
-            .filter_map(|p| {
-                let values = partition_values(p, &vpcflow_arrow::PARTITION_COLUMNS)?;
-                Some((self.path(p), values))
-            })
-            .collect();
+                .collect();
         let table = FileTable::new(
             self,
             file_schema,
@@ -214,7 +163,7 @@ impl S3Dataset {
     /// its `date` partition: one LIST of `_rollups/`, then the footer of one file of each
     /// table for its schema.
     pub async fn register_rollups(&self, ctx: &SessionContext) -> Result<(), QueryError> {
-        let root = self.path(&format!("{}/", crate::rollup::ROLLUP_DIR));
+        let root = self.path(&format!("{}/", vpcflow_dataset::layout::ROLLUP_DIR));
         let objects: Vec<ObjectMeta> =
             self.store
                 .list(Some(&root))
@@ -223,7 +172,7 @@ impl S3Dataset {
                 .map_err(|e| {
                     dataset_err(
                         &self.location,
-                        format!("{}/: {e}", crate::rollup::ROLLUP_DIR),
+                        format!("{}/: {e}", vpcflow_dataset::layout::ROLLUP_DIR),
                     )
                 })?;
         let mut tables: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();
@@ -466,7 +415,7 @@ mod tests {
     use super::*;
     use datafusion::object_store::PutPayload;
     use datafusion::object_store::memory::InMemory;
-    use vpcflow_source::manifest::SourceEntry;
+    use vpcflow_dataset::manifest::{Commit, SourceEntry, State};
 
     fn source(id: &str, parts: &[&str]) -> SourceEntry {
         SourceEntry {

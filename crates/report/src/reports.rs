@@ -101,15 +101,47 @@ pub const FLOWS_ENRICHED_BARE: &str = include_str!("../../../queries/_flows_enri
 /// Finds a report by name.
 pub fn find(name: &str) -> Result<&'static Report, QueryError> {
     REPORTS.iter().find(|r| r.name == name).ok_or_else(|| {
-        QueryError::Invalid(format!(
-            "unknown report {name:?}; the reports are: {}",
-            REPORTS
-                .iter()
-                .map(|r| r.name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
+        let all = REPORTS
+            .iter()
+            .map(|r| r.name)
+            .collect::<Vec<_>>()
+            .join(", ");
+        QueryError::Invalid(match did_you_mean(name, REPORTS.iter().map(|r| r.name)) {
+            Some(s) => {
+                format!("unknown report {name:?}; did you mean {s:?}? The reports are: {all}")
+            }
+            None => format!("unknown report {name:?}; the reports are: {all}"),
+        })
     })
+}
+
+/// Edit distance between two names (for "did you mean").
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The candidate closest to `name`, when it is close enough to be a misspelling.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let name = name.to_ascii_lowercase().replace('_', "-");
+    candidates
+        .into_iter()
+        .map(|c| (distance(&name, &c.replace('_', "-")), c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(2) || c.starts_with(&name) && name.len() >= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 /// Parses `--from`/`--to`: an RFC 3339 time or a date (`2025-12-01`). A date means its
@@ -135,6 +167,21 @@ pub fn parse_time(s: &str, end_of_day: bool) -> Result<i64, QueryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggestions() {
+        let names = ["interface-traffic", "rejected-flows", "cross-az-cost"];
+        assert_eq!(
+            did_you_mean("interface-trafic", names),
+            Some("interface-traffic")
+        );
+        assert_eq!(
+            did_you_mean("rejected_flows", names),
+            Some("rejected-flows")
+        );
+        assert_eq!(did_you_mean("cross", names), Some("cross-az-cost"));
+        assert_eq!(did_you_mean("bogus", names), None);
+    }
 
     #[test]
     fn times() {

@@ -7,14 +7,15 @@
 //!
 //! Each file is the report's result over the records that started in that hour, with the
 //! column `hour_start` (UTC) first. A run recomputes the files of the hours it touched, each
-//! from the raw flows of its hour, and puts each in place whole (written aside, then renamed
-//! over the old one), so a rollup always equals the report for its hour.
+//! from the raw flows of its hour ([`compute_hour`]), and the dataset puts each in place whole
+//! through its store (`vpcflow_dataset::Dataset::place_rollup`), so a rollup always equals the
+//! report for its hour. Which hours to recompute is the ingest job's decision.
 //!
 //! Times (`hour_start`, and a report's `first_seen`/`last_seen`) are stored as Parquet
 //! `TIMESTAMP(MILLIS, isAdjustedToUTC=true)`, which DuckDB, Athena, Spark and Grafana read as
 //! times. (Arrow's second-precision timestamps have no Parquet logical type: written as they
-//! are, they would be plain INT64.) Rollups written before that, with INT64 times, are found by
-//! [`update`] and rewritten for every hour of the dataset.
+//! are, they would be plain INT64.) Rollups written before that, with INT64 times, or with other
+//! columns, are found by [`file_is_stale`] and rewritten for every hour of the dataset.
 
 use crate::reports::Report;
 use crate::{QueryError, SessionOptions};
@@ -22,106 +23,34 @@ use arrow::array::{ArrayRef, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vpcflow_arrow::dataset::partition_hour;
+use vpcflow_dataset::Hour;
 
-/// Directory (under the dataset root) of the rollup tables.
-pub const ROLLUP_DIR: &str = "_rollups";
-
-/// The file holding `report`'s rollup for `hour` (hours since the Unix epoch).
-pub fn rollup_file(root: &Path, report: &str, hour: i64) -> PathBuf {
-    let t = chrono::DateTime::from_timestamp(hour * 3600, 0).unwrap_or_default();
-    root.join(ROLLUP_DIR)
-        .join(report)
-        .join(t.format("date=%Y-%m-%d").to_string())
-        .join(t.format("hour=%H.parquet").to_string())
-}
-
-/// Hours (since the Unix epoch) the dataset at `root` has records for.
-pub fn dataset_hours(root: &Path) -> Result<BTreeSet<i64>, QueryError> {
-    let mut out = BTreeSet::new();
-    let io = |e: std::io::Error| QueryError::Dataset {
-        path: root.display().to_string(),
-        message: e.to_string(),
-    };
-    for day in std::fs::read_dir(root).map_err(io)? {
-        let day = day.map_err(io)?;
-        let day_name = day.file_name().to_string_lossy().into_owned();
-        if !day_name.starts_with("date=") || !day.path().is_dir() {
-            continue;
-        }
-        for hour in std::fs::read_dir(day.path()).map_err(io)? {
-            let hour = hour.map_err(io)?;
-            let has_files = std::fs::read_dir(hour.path())
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(false);
-            let name = format!("{day_name}/{}", hour.file_name().to_string_lossy());
-            if let Some(h) = partition_hour(&name)
-                && has_files
-            {
-                out.insert(h);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Brings the rollups of `reports` up to date for `hours`; a report without a rollup table
-/// yet gets one for every hour of the dataset. `tmp` is a directory on the dataset's file
-/// system for files being written. Returns the number of files written or removed.
-pub async fn update(
+/// Computes `report`'s rollup for `hour` over the local dataset (or local mirror of its
+/// hour) at `root`, into a file under `tmp`: `Some(file)`, or `None` when the hour has no rows
+/// (its rollup file, if any, is then removed).
+pub async fn compute_hour(
     root: &Path,
-    reports: &[&Report],
-    hours: &BTreeSet<i64>,
+    report: &Report,
+    hour: Hour,
     opts: &SessionOptions,
     tmp: &Path,
-) -> Result<u64, QueryError> {
-    let mut all: Option<BTreeSet<i64>> = None;
-    let mut changed = 0;
-    std::fs::create_dir_all(tmp).map_err(|e| QueryError::Dataset {
-        path: tmp.display().to_string(),
-        message: e.to_string(),
-    })?;
-    for report in reports {
-        let table = root.join(ROLLUP_DIR).join(report.name);
-        let hours = if table.exists() && !is_stale(&table, &columns(report).await?)? {
-            hours.clone()
-        } else {
-            match &all {
-                Some(a) => a.clone(),
-                None => all.insert(dataset_hours(root)?).clone(),
-            }
-        };
-        for &hour in &hours {
-            let opts = SessionOptions {
-                from: Some(hour * 3600),
-                to: Some((hour + 1) * 3600),
-                ..opts.clone()
-            };
-            let (ctx, _) = crate::open_with(root, &opts).await?;
-            let (_, batches) = crate::sql(&ctx, report.sql).await?;
-            let dest = rollup_file(root, report.name, hour);
-            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-            if rows == 0 {
-                match std::fs::remove_file(&dest) {
-                    Ok(()) => changed += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io_err(&dest, e)),
-                }
-                continue;
-            }
-            let tmp_file = tmp.join(format!("{}-{hour}.parquet.tmp", report.name));
-            write_hour(&tmp_file, hour, &batches)?;
-            if let Some(dir) = dest.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-            }
-            std::fs::rename(&tmp_file, &dest).map_err(|e| io_err(&dest, e))?;
-            changed += 1;
-        }
+) -> Result<Option<PathBuf>, QueryError> {
+    std::fs::create_dir_all(tmp).map_err(|e| io_err(tmp, e))?;
+    let opts = SessionOptions {
+        from: Some(hour.start()),
+        to: Some(hour.end()),
+        ..opts.clone()
+    };
+    let (ctx, _) = crate::open_with(root, &opts).await?;
+    let (_, batches) = crate::sql(&ctx, report.sql).await?;
+    if batches.iter().map(RecordBatch::num_rows).sum::<usize>() == 0 {
+        return Ok(None);
     }
-    Ok(changed)
+    let file = tmp.join(format!("{}-{}.parquet.tmp", report.name, hour.0));
+    write_hour(&file, hour, &batches)?;
+    Ok(Some(file))
 }
 
 /// The columns of `report`'s rollup as this vpcflow writes it: `hour_start`, then the
@@ -132,26 +61,6 @@ pub async fn columns(report: &Report) -> Result<SchemaRef, QueryError> {
     let (ctx, _) = crate::open_with(dir.path(), &SessionOptions::default()).await?;
     let (schema, _) = crate::sql(&ctx, report.sql).await?;
     Ok(rollup_schema(&schema))
-}
-
-/// Whether any file of the rollup table at `dir` is stale: written before times became
-/// Parquet timestamps, or with other columns than `expected` (a report that gained columns).
-/// Then the whole table is recomputed. Reads only the files' footers.
-pub fn is_stale(dir: &Path, expected: &SchemaRef) -> Result<bool, QueryError> {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(|e| io_err(&d, e))? {
-            let path = entry.map_err(|e| io_err(&d, e))?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet")
-                && file_is_stale(&path, expected)?
-            {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
 }
 
 /// Whether the rollup file at `path` has a time column without a timestamp logical type, or
@@ -198,7 +107,7 @@ pub fn rollup_schema(schema: &arrow::datatypes::SchemaRef) -> Arc<Schema> {
     Arc::new(Schema::new(fields))
 }
 
-fn write_hour(path: &Path, hour: i64, batches: &[RecordBatch]) -> Result<(), QueryError> {
+fn write_hour(path: &Path, hour: Hour, batches: &[RecordBatch]) -> Result<(), QueryError> {
     let Some(first) = batches.first() else {
         return Ok(());
     };
@@ -211,12 +120,12 @@ fn write_hour(path: &Path, hour: i64, batches: &[RecordBatch]) -> Result<(), Que
     let mut w = ArrowWriter::try_new(
         file,
         out_schema.clone(),
-        Some(vpcflow_arrow::dataset::writer_properties()),
+        Some(vpcflow_dataset::writer::writer_properties()),
     )
     .map_err(pq)?;
     for b in batches {
         let hours: ArrayRef = Arc::new(
-            TimestampMillisecondArray::from(vec![hour * 3_600_000; b.num_rows()])
+            TimestampMillisecondArray::from(vec![hour.start() * 1000; b.num_rows()])
                 .with_timezone("UTC"),
         );
         let mut cols = vec![hours];

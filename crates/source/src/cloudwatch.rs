@@ -6,13 +6,13 @@
 //! answers are retried with backoff by the SDK's retry policy.
 
 use crate::IngestError;
-use crate::aws::AwsContext;
-use crate::aws::one_line;
 use crate::local::InputFile;
 use std::collections::VecDeque;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
+use vpcflow_aws::AwsContext;
+use vpcflow_aws::one_line;
 
 /// `cloudwatch://LOG_GROUP`.
 pub fn parse_uri(uri: &str) -> Option<&str> {
@@ -49,10 +49,10 @@ impl CloudWatchSource {
     /// `interface-id`).
     pub fn new(aws: &AwsContext, from: i64, to: i64, append_eni: bool) -> Self {
         Self {
-            rt: aws.rt.clone(),
+            rt: aws.runtime().clone(),
             client: aws_sdk_cloudwatchlogs::Client::from_conf(
-                aws_sdk_cloudwatchlogs::config::Builder::from(&aws.sdk)
-                    .retry_classifier(crate::aws::RefusedIsFinal)
+                aws_sdk_cloudwatchlogs::config::Builder::from(aws.sdk())
+                    .retry_classifier(vpcflow_aws::RefusedIsFinal)
                     .build(),
             ),
             start_ms: from * 1000,

@@ -2,12 +2,12 @@
 //! (DescribeSubnets, DescribeNetworkInterfaces), written as `aws ec2 describe-*` prints it.
 
 use crate::IngestError;
-use crate::aws::AwsContext;
-use crate::aws::one_line;
 use aws_sdk_ec2::types::Filter;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
+use vpcflow_aws::AwsContext;
+use vpcflow_aws::one_line;
 
 /// A connection to EC2.
 pub struct Ec2 {
@@ -43,10 +43,10 @@ impl Ec2 {
     /// An EC2 client.
     pub fn new(aws: &AwsContext) -> Self {
         Self {
-            rt: aws.rt.clone(),
+            rt: aws.runtime().clone(),
             client: aws_sdk_ec2::Client::from_conf(
-                aws_sdk_ec2::config::Builder::from(&aws.sdk)
-                    .retry_classifier(crate::aws::RefusedIsFinal)
+                aws_sdk_ec2::config::Builder::from(aws.sdk())
+                    .retry_classifier(vpcflow_aws::RefusedIsFinal)
                     .build(),
             ),
         }

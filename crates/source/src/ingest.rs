@@ -10,7 +10,6 @@
 
 use crate::IngestError;
 use crate::local::InputFile;
-use crate::manifest::{Dataset, SourceEntry};
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -21,8 +20,10 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
-use vpcflow_arrow::dataset::{DatasetWriter, HourBucket, PendingFile, QuarantineWriter};
 use vpcflow_arrow::{DecodeEvent, FlowDecoderBuilder};
+use vpcflow_dataset::layout::HourBucket;
+use vpcflow_dataset::manifest::{Dataset, SourceEntry};
+use vpcflow_dataset::writer::{DatasetWriter, PendingFile, QuarantineWriter};
 use vpcflow_format::{Layout, flow_log_id_from_name};
 
 /// Bytes read from an input at a time.

@@ -5,20 +5,18 @@
 //!   CloudWatch Logs streams, one event per record.
 //! - [`ingest::ingest_inputs`] reads inputs in parallel (plain or multi-member gzip text, or
 //!   AWS's Parquet), decodes them with [`vpcflow_arrow::FlowDecoder`] and commits
-//!   hour-partitioned Parquet files; [`manifest::Dataset`] records what the dataset holds, so
-//!   that each run reads only what is new and every record lands exactly once.
+//!   hour-partitioned Parquet files into a [`vpcflow_dataset::Dataset`], which records what
+//!   the dataset holds, so that each run reads only what is new and every record lands
+//!   exactly once.
 #![deny(missing_docs)]
 
-pub mod aws;
 pub mod cloudwatch;
 pub mod ec2;
 pub mod ingest;
 pub mod local;
-pub mod manifest;
 pub mod s3;
-pub mod s3_read;
-pub mod s3_store;
-pub mod store;
+
+pub use vpcflow_aws as aws;
 
 pub use ingest::{IngestOptions, IngestSummary, Progress};
 
@@ -44,10 +42,13 @@ pub enum IngestError {
     },
     /// The dataset's manifest or lock.
     #[error("{0}")]
-    Manifest(#[from] manifest::ManifestError),
+    Manifest(#[from] vpcflow_dataset::ManifestError),
     /// Writing the dataset failed.
     #[error("writing the dataset: {0}")]
-    Dataset(#[from] vpcflow_arrow::dataset::DatasetError),
+    Dataset(#[from] vpcflow_dataset::writer::DatasetError),
+    /// AWS's clients could not be set up.
+    #[error("{0}")]
+    Aws(#[from] vpcflow_aws::AwsError),
     /// Building Arrow data failed.
     #[error("{0}")]
     Arrow(String),

@@ -3,44 +3,7 @@
 use crate::IngestError;
 use std::path::{Path, PathBuf};
 
-/// One input: a local file, an S3 object or a CloudWatch Logs stream.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct InputFile {
-    /// Its path or URI, as shown and stored in the `source` column.
-    pub path: PathBuf,
-    /// Its size as stored (0 where unknown).
-    pub size: u64,
-    /// What identifies it in the manifest: the absolute path of a local file, the URI of an
-    /// object or stream.
-    pub id: String,
-    /// What changes when its content does: an S3 object's ETag, a local file's modification
-    /// time (nanoseconds since the epoch).
-    pub version: Option<String>,
-    /// CloudWatch Logs: the event time range `[from, to)` to read, in Unix seconds.
-    pub range: Option<(i64, i64)>,
-}
-
-impl InputFile {
-    /// A local file, with `meta` its metadata.
-    pub fn local(path: PathBuf, meta: &std::fs::Metadata) -> Self {
-        let id = std::path::absolute(&path)
-            .unwrap_or_else(|_| path.clone())
-            .display()
-            .to_string();
-        let version = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos().to_string());
-        Self {
-            size: meta.len(),
-            id,
-            version,
-            path,
-            range: None,
-        }
-    }
-}
+pub use vpcflow_dataset::InputFile;
 
 /// Files whose name marks them as not flow-log text.
 fn is_skipped(path: &Path) -> bool {
@@ -159,12 +122,12 @@ pub fn discover_with_notes(
 /// Whether `dir` is a vpcflow dataset (it holds `_manifest/`): a walk never reads one as flow
 /// logs, and says so.
 fn is_dataset_dir(dir: &Path, is_dir: bool) -> bool {
-    let dataset = is_dir && dir.join(crate::manifest::MANIFEST_DIR).is_dir();
+    let dataset = is_dir && dir.join(vpcflow_dataset::layout::MANIFEST_DIR).is_dir();
     if dataset {
         tracing::warn!(
             "{}: skipped, it is a vpcflow dataset (it holds {}/), not flow logs",
             dir.display(),
-            crate::manifest::MANIFEST_DIR
+            vpcflow_dataset::layout::MANIFEST_DIR
         );
     }
     dataset

@@ -6,38 +6,19 @@
 //! timestamp in AWS's object names narrows the objects further.
 
 use crate::IngestError;
-use crate::aws::AwsContext;
-use crate::aws::one_line;
 use crate::local::InputFile;
 use aws_sdk_s3::primitives::ByteStream;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
+use vpcflow_aws::AwsContext;
+use vpcflow_aws::one_line;
 
 /// Slack around `--from`/`--to` when matching object-name timestamps: an object's name time is
 /// not its records' time (AWS's documents disagree on which window a name covers).
 const NAME_SLACK_SECONDS: i64 = 3600;
 
-/// `s3://BUCKET[/PREFIX]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Location {
-    /// Bucket.
-    pub bucket: String,
-    /// Key prefix, possibly empty.
-    pub prefix: String,
-}
-
-impl S3Location {
-    /// Parses `s3://BUCKET[/PREFIX]`; `None` when `uri` is not an S3 URI.
-    pub fn parse(uri: &str) -> Option<Self> {
-        let rest = uri.strip_prefix("s3://")?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        (!bucket.is_empty()).then(|| Self {
-            bucket: bucket.to_string(),
-            prefix: prefix.to_string(),
-        })
-    }
-}
+pub use vpcflow_aws::S3Location;
 
 /// A connection to S3.
 pub struct S3Source {
@@ -55,12 +36,12 @@ fn err(source_name: String, e: impl std::fmt::Display) -> IngestError {
 impl S3Source {
     /// An S3 client; a custom endpoint uses path-style addressing.
     pub fn new(aws: &AwsContext) -> Self {
-        let conf = aws_sdk_s3::config::Builder::from(&aws.sdk)
-            .force_path_style(aws.custom_endpoint)
-            .retry_classifier(crate::aws::RefusedIsFinal)
+        let conf = aws_sdk_s3::config::Builder::from(aws.sdk())
+            .force_path_style(aws.custom_endpoint())
+            .retry_classifier(vpcflow_aws::RefusedIsFinal)
             .build();
         Self {
-            rt: aws.rt.clone(),
+            rt: aws.runtime().clone(),
             client: aws_sdk_s3::Client::from_conf(conf),
         }
     }

@@ -91,7 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         format: args.format,
         strict: args.strict,
         threads: args.threads,
-        aws: args.aws,
+        aws: args.aws.options(),
         max_in_flight: args.max_in_flight,
         log_stream_prefix: args.log_stream_prefix,
         reprocess: args.reprocess,
@@ -100,11 +100,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         rollups: args.rollup,
         inventory: args.inventory,
         prices: args.prices,
-        progress: true,
     };
     let result = job::validate(&spec)
         .map_err(job::JobError::from)
-        .and_then(|checked| job::execute(&spec, checked));
+        .and_then(|checked| job::execute(&spec, checked, &job::Shown::new(true)));
     let mut out = std::io::stdout().lock();
     match result {
         Ok(summary) => {

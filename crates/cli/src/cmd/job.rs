@@ -1,503 +1,58 @@
-//! One ingest job, as `vpcflow ingest` flags or a `vpcflow run` config describe it: check
-//! everything, take the dataset's lock, list the sources, read what is new, bring the rollups
-//! up to date, merge the manifest.
+//! How the CLI runs an ingest job: progress on a terminal or in the log, and the exit status.
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use vpcflow_format::Layout;
-use vpcflow_report::reports::Report;
-use vpcflow_source::cloudwatch::{self, CloudWatchSource};
-use vpcflow_source::ec2::Ec2;
-use vpcflow_source::local::InputFile;
-use vpcflow_source::manifest::Dataset;
-use vpcflow_source::s3::{S3Location, S3Source};
-use vpcflow_source::s3_store::S3Store;
-use vpcflow_source::store::{LocalStore, Store};
-use vpcflow_source::{IngestOptions, IngestSummary, Progress};
+pub use vpcflow_job::{JobError, JobSpec, execute, summary_json, validate};
+use vpcflow_source::{IngestSummary, Progress};
 
-/// Everything one run needs.
-#[derive(Debug, Clone, Default)]
-pub struct JobSpec {
-    /// Local paths, `s3://BUCKET/PREFIX`, `cloudwatch://GROUP`.
-    pub sources: Vec<String>,
-    /// The dataset: a directory or `s3://BUCKET/PREFIX`.
-    pub out: String,
-    /// Record layout of inputs without a header line.
-    pub format: Option<String>,
-    pub strict: bool,
-    pub threads: Option<usize>,
-    /// Time range `[from, to)`, Unix seconds.
-    pub from: Option<i64>,
-    pub to: Option<i64>,
-    pub aws: super::AwsArgs,
-    pub max_in_flight: usize,
-    pub log_stream_prefix: Option<String>,
-    /// Read held sources again, replacing their records.
-    pub reprocess: bool,
-    /// Text bytes a worker reads between commits.
-    pub commit_every: Option<u64>,
-    /// Arrow bytes of one input held in memory before it goes to files of its own.
-    pub stage_bytes: Option<usize>,
-    /// Reports kept as hourly rollups.
-    pub rollups: Vec<String>,
-    pub inventory: Option<PathBuf>,
-    pub prices: Option<PathBuf>,
-    /// Draw a progress bar on a terminal (otherwise, and for `run`, progress is logged every
-    /// 30 seconds at level info).
-    pub progress: bool,
+/// Shows a job's progress: a bar and a spinner on a terminal when `interactive`, otherwise
+/// (a scheduler's log, and always for `run`) a progress line every 30 seconds.
+pub struct Shown {
+    interactive: bool,
+    spinner: Mutex<Option<ProgressBar>>,
 }
 
-/// An error that stopped a job, and whether it was the lock.
-#[derive(Debug)]
-pub struct JobError {
-    pub error: anyhow::Error,
-    pub locked: bool,
-}
-
-impl<E: Into<anyhow::Error>> From<E> for JobError {
-    fn from(e: E) -> Self {
-        let error: anyhow::Error = e.into();
-        // IngestError::Manifest names its ManifestError as its source: the chain reaches it.
-        let locked = error.chain().any(|c| {
-            matches!(
-                c.downcast_ref::<vpcflow_source::manifest::ManifestError>(),
-                Some(vpcflow_source::manifest::ManifestError::Locked { .. })
-            )
-        });
-        Self { error, locked }
+impl Shown {
+    /// Bars where `interactive` and stderr is a terminal.
+    pub fn new(interactive: bool) -> Self {
+        Self {
+            interactive: interactive && std::io::stderr().is_terminal(),
+            spinner: Mutex::new(None),
+        }
     }
 }
 
-/// A job checked before any work: the options the ingest runs with and the rollups it keeps.
-pub struct Checked {
-    opts: IngestOptions,
-    rollups: Vec<&'static Report>,
-}
-
-/// Checks what can be checked before any work: layout, rollup names, inventory, prices,
-/// local sources, threads.
-pub fn validate(spec: &JobSpec) -> anyhow::Result<Checked> {
-    let layout = match &spec.format {
-        Some(f) => Layout::parse_format(f)
-            .context("the record format (--format, or format in a job config)")?,
-        None => Layout::default_v2(),
-    };
-    let mut opts = IngestOptions {
-        layout,
-        strict: spec.strict,
-        ..IngestOptions::default()
-    };
-    if let Some(n) = spec.threads {
-        anyhow::ensure!(n > 0, "threads must be at least 1");
-        opts.threads = n;
-    }
-    if let Some(n) = spec.stage_bytes {
-        opts.stage_bytes = n;
-        opts.gzip_hold_bytes = opts.gzip_hold_bytes.min(n);
-    }
-    if let Some(n) = spec.commit_every {
-        anyhow::ensure!(n > 0, "commit-every must be at least 1 byte");
-        opts.commit_every = n;
-    }
-    anyhow::ensure!(!spec.sources.is_empty(), "no sources to read");
-    if spec.out.starts_with("s3://") {
-        S3Location::parse(&spec.out)
-            .with_context(|| format!("{}: expected s3://BUCKET[/PREFIX]", spec.out))?;
-    }
-    for source in &spec.sources {
-        anyhow::ensure!(
-            !vpcflow_source::local::output_inside_source(&spec.out, source),
-            "the output {} lies inside the source {source}: its own Parquet files and rollups \
-             would be read as flow logs; give an output outside every source",
-            spec.out
-        );
-    }
-    if let (Some(f), Some(t)) = (spec.from, spec.to) {
-        anyhow::ensure!(f < t, "the time range is empty: from must be before to");
-    }
-    let mut rollups = Vec::new();
-    for name in &spec.rollups {
-        let r = super::find_report(name).with_context(|| format!("rollup {name:?}"))?;
-        anyhow::ensure!(
-            !r.needs_inventory || spec.inventory.is_some(),
-            "rollup {name} needs an inventory (describe-network-interfaces.json lists the ENIs it checks)"
-        );
-        if !rollups.iter().any(|x: &&Report| x.name == r.name) {
-            rollups.push(r);
-        }
-    }
-    if let Some(dir) = &spec.inventory {
-        vpcflow_report::Inventory::load(dir)?;
-    }
-    vpcflow_report::PriceTable::load(spec.prices.as_deref())?;
-    let is_cw = spec.sources.iter().any(|s| s.starts_with("cloudwatch://"));
-    if is_cw {
-        anyhow::ensure!(
-            spec.from.is_some() && spec.to.is_some(),
-            "cloudwatch:// sources need --from and --to (or a [window] in a job config)"
-        );
-        anyhow::ensure!(
-            !spec.reprocess,
-            "reprocess does not apply to cloudwatch:// sources: the time ranges already read are kept"
-        );
-    }
-    if is_cw || spec.sources.iter().any(|s| s.starts_with("s3://")) {
-        anyhow::ensure!(spec.max_in_flight > 0, "max-in-flight must be at least 1");
-        opts.threads = opts.threads.max(spec.max_in_flight);
-    }
-    Ok(Checked { opts, rollups })
-}
-
-/// Runs the job `validate` checked; the summary says what it did.
-pub fn execute(spec: &JobSpec, checked: Checked) -> Result<IngestSummary, JobError> {
-    let started = Instant::now();
-    let Checked { mut opts, rollups } = checked;
-    let is_s3 = |s: &&String| s.starts_with("s3://");
-    let is_cw = |s: &&String| s.starts_with("cloudwatch://");
-    let local: Vec<PathBuf> = spec
-        .sources
-        .iter()
-        .filter(|s| !is_s3(s) && !is_cw(s))
-        .map(PathBuf::from)
-        .collect();
-    let (mut files, mut notes) = vpcflow_source::local::discover_with_notes(&local)?;
-    // --from/--to select a local file's records by `start`; the manifest then remembers the
-    // range read, so a later run with another range reads the file again for that range.
-    if spec.from.is_some() || spec.to.is_some() {
-        let range = (spec.from.unwrap_or(i64::MIN), spec.to.unwrap_or(i64::MAX));
-        for f in &mut files {
-            f.range = Some(range);
-        }
-    }
-    let s3_uris: Vec<&String> = spec.sources.iter().filter(is_s3).collect();
-    let cw_uris: Vec<&String> = spec.sources.iter().filter(is_cw).collect();
-    for uri in &s3_uris {
-        S3Location::parse(uri).with_context(|| format!("{uri}: expected s3://BUCKET[/PREFIX]"))?;
-    }
-    for uri in &cw_uris {
-        cloudwatch::parse_uri(uri)
-            .with_context(|| format!("{uri}: expected cloudwatch://LOG_GROUP"))?;
-    }
-
-    // The output next: a dataset that cannot be written, or that another run holds, stops
-    // the job before any source is listed.
-    let run_id = vpcflow_source::ingest::new_run_id();
-    let remote_out = spec.out.starts_with("s3://");
-    let aws = if s3_uris.is_empty() && cw_uris.is_empty() && !remote_out {
-        None
-    } else {
-        Some(spec.aws.load()?)
-    };
-    let store: Box<dyn Store> = match &aws {
-        Some(aws) if remote_out => Box::new(S3Store::new(aws, &spec.out)?),
-        _ => Box::new(
-            LocalStore::new(Path::new(&spec.out))
-                .with_context(|| format!("output {}", spec.out))?,
-        ),
-    };
-    let dataset =
-        Dataset::open_store(store, &run_id).with_context(|| format!("output {}", spec.out))?;
-    tracing::info!(run = %run_id, dataset = %spec.out, "dataset opened");
-
-    let s3 = match &aws {
-        Some(aws) if !s3_uris.is_empty() => {
-            let s3 = S3Source::new(aws);
-            for uri in &s3_uris {
-                let loc = S3Location::parse(uri).context("s3 URI")?;
-                let listed = s3.list(&loc, spec.from, spec.to)?;
-                tracing::info!(source = %uri, objects = listed.len(), "listed");
-                if listed.is_empty() {
-                    let when = if spec.from.is_some() || spec.to.is_some() {
-                        " for the time range"
-                    } else {
-                        ""
-                    };
-                    notes.push(format!(
-                        "{uri}: no objects under this prefix{when} (check the bucket, prefix and region)"
-                    ));
-                }
-                files.extend(listed);
-            }
-            Some(s3)
-        }
-        _ => None,
-    };
-    let cw = match (&aws, spec.from, spec.to) {
-        (Some(aws), Some(from), Some(to)) if !cw_uris.is_empty() => {
-            if spec.format.is_none() {
-                opts.layout = cloudwatch_layout(aws, &cw_uris)?;
-            }
-            // Events carry no interface-id unless the format has it: the ENI then comes from
-            // the log stream's name, appended to each event as a last field.
-            let has_eni = vpcflow_format::field_index("interface-id")
-                .and_then(|i| opts.layout.position(i))
-                .is_some();
-            if !has_eni {
-                opts.layout = Layout::parse_format(&format!(
-                    "{} ${{interface-id}}",
-                    opts.layout.to_format_string()
-                ))?;
-            }
-            let cw = CloudWatchSource::new(aws, from, to, !has_eni);
-            let ec2 = Ec2::new(aws);
-            for uri in &cw_uris {
-                let group = cloudwatch::parse_uri(uri).context("cloudwatch URI")?;
-                // The group's records belong to the flow log that delivers to it (one ID
-                // for its copies in S3 and CloudWatch Logs alike), else `cloudwatch:GROUP`.
-                let ids: std::collections::BTreeSet<String> = match ec2.group_flow_logs(group) {
-                    Ok(logs) => logs.into_iter().filter_map(|l| l.id).collect(),
-                    Err(e) => {
-                        tracing::warn!("{e}; its records get flow_log_id cloudwatch:{group}");
-                        Default::default()
-                    }
-                };
-                if ids.len() > 1 {
-                    tracing::warn!(
-                        "{} flow logs deliver to {group}; its records get flow_log_id cloudwatch:{group}",
-                        ids.len()
-                    );
-                }
-                opts.log_groups.insert(
-                    group.to_string(),
-                    vpcflow_source::ingest::LogGroupOrigin {
-                        flow_log_id: (ids.len() == 1).then(|| ids.into_iter().next()).flatten(),
-                        region: aws.region(),
-                    },
-                );
-                let listed = cw.list(group, spec.log_stream_prefix.as_deref())?;
-                tracing::info!(source = %uri, streams = listed.len(), "listed");
-                files.extend(listed);
-            }
-            Some(cw)
-        }
-        _ => None,
-    };
-
-    for note in &notes {
-        tracing::warn!("{note}");
-    }
-    let plan = dataset.plan(files, spec.reprocess);
-    tracing::info!(
-        to_read = plan.read.len(),
-        skipped = plan.skipped,
-        to_replace = plan.replace.len(),
-        "planned"
-    );
-    for note in &plan.notes {
-        tracing::warn!("{note}");
-    }
-    let open = |f: &InputFile| -> std::io::Result<Box<dyn std::io::Read + Send>> {
-        match f.path.to_str() {
-            Some(uri) if uri.starts_with("s3://") => match &s3 {
-                Some(s3) => s3.open(uri),
-                None => Err(std::io::Error::other("no S3 client")),
-            },
-            Some(uri) if uri.starts_with("cloudwatch://") => match &cw {
-                Some(cw) => cw.open(f),
-                None => Err(std::io::Error::other("no CloudWatch Logs client")),
-            },
-            _ => vpcflow_source::ingest::open_local(f),
-        }
-    };
-    let progress = Progress::default();
-    let done = AtomicBool::new(false);
-    let mut summary = std::thread::scope(|s| {
-        let bar = s.spawn(|| {
-            if spec.progress && std::io::stderr().is_terminal() {
-                show_progress(&progress, &done)
-            } else {
-                log_progress(&progress, &done)
-            }
-        });
-        let r = vpcflow_source::ingest::ingest_inputs(
-            &plan.read, &dataset, &run_id, &opts, &progress, &open,
-        );
-        done.store(true, Ordering::Relaxed);
-        let _ = bar.join();
-        r
-    })?;
-    summary.skipped = plan.skipped;
-    summary.replaced = plan.replace.len() as u64;
-    summary.warnings.extend(plan.notes);
-    summary.warnings.extend(notes);
-    tracing::info!(
-        records = summary.records,
-        files = summary.files,
-        commits = summary.commits,
-        "read"
-    );
-
-    let rollups_done = if rollups.is_empty() {
-        false
-    } else {
-        let hours = dataset.stale_hours();
-        let session = vpcflow_report::SessionOptions {
-            inventory: spec.inventory.clone(),
-            prices: spec.prices.clone(),
-            ..Default::default()
-        };
-        let tmp = dataset
-            .staging()
-            .join(vpcflow_arrow::dataset::TMP_DIR)
-            .join(&run_id);
-        tracing::info!(
-            hours = hours.len(),
-            reports = rollups.len(),
-            "updating the rollups"
-        );
-        let spinner = (spec.progress && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new_spinner();
-            bar.set_message(format!(
-                "updating rollups: {} hours of {}",
-                hours.len(),
-                rollups
-                    .iter()
-                    .map(|r| r.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            bar.enable_steady_tick(Duration::from_millis(100));
-            bar
-        });
-        let written = if remote_out {
-            update_remote_rollups(&dataset, &rollups, &hours, &session, &tmp)
+impl vpcflow_job::Watcher for Shown {
+    fn reading(&self, progress: &Progress, done: &AtomicBool) {
+        if self.interactive {
+            show_progress(progress, done)
         } else {
-            let rt = super::runtime()?;
-            rt.block_on(vpcflow_report::rollup::update(
-                Path::new(&spec.out),
-                &rollups,
-                &hours,
-                &session,
-                &tmp,
-            ))
-            .map_err(anyhow::Error::from)
-        };
-        if let Some(bar) = spinner {
+            log_progress(progress, done)
+        }
+    }
+
+    fn rollups_started(&self, hours: usize, reports: &[&str]) {
+        if !self.interactive {
+            return;
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_message(format!(
+            "updating rollups: {hours} hours of {}",
+            reports.join(", ")
+        ));
+        bar.enable_steady_tick(Duration::from_millis(100));
+        if let Ok(mut s) = self.spinner.lock() {
+            *s = Some(bar);
+        }
+    }
+
+    fn rollups_finished(&self) {
+        if let Some(bar) = self.spinner.lock().ok().and_then(|mut s| s.take()) {
             bar.finish_and_clear();
         }
-        let written = written.context("updating the rollups")?;
-        tracing::info!(hours = hours.len(), files = written, "rollups updated");
-        summary.rollup_hours = hours.len() as u64;
-        true
-    };
-    dataset.merge(rollups_done)?;
-    vpcflow_arrow::dataset::remove_run_tmp(dataset.staging(), &run_id);
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
-}
-
-/// Rollups of a dataset in S3: the parts of the hours to recompute are copied to a local
-/// mirror, the rollups computed there, and each hour's file put in place with one PUT (or
-/// deleted when the hour has no rows). A rollup with no table yet covers every hour.
-fn update_remote_rollups(
-    dataset: &Dataset,
-    rollups: &[&'static Report],
-    hours: &std::collections::BTreeSet<i64>,
-    session: &vpcflow_report::SessionOptions,
-    tmp: &Path,
-) -> anyhow::Result<u64> {
-    use vpcflow_arrow::dataset::partition_hour;
-    use vpcflow_report::rollup::{ROLLUP_DIR, rollup_file};
-    let store = dataset.store();
-    let mut hours = hours.clone();
-    let mut missing = false;
-    let rt = super::runtime()?;
-    for r in rollups {
-        let keys = store.list(&format!("{ROLLUP_DIR}/{}/", r.name))?;
-        let expected = rt.block_on(vpcflow_report::rollup::columns(r))?;
-        // Written before times were Parquet timestamps, or with other columns: rewritten whole.
-        // The hours are written in order, so a rewrite cut short leaves the last file old.
-        for key in [keys.first(), keys.last()].into_iter().flatten() {
-            if missing {
-                break;
-            }
-            let bytes = store
-                .get(key)?
-                .with_context(|| format!("{}{key}: vanished", store.location()))?;
-            std::fs::create_dir_all(tmp)?;
-            let local = tmp.join("rollup-check.parquet.tmp");
-            std::fs::write(&local, bytes)?;
-            missing |= vpcflow_report::rollup::file_is_stale(&local, &expected)
-                .with_context(|| format!("{}{key}", store.location()))?;
-            std::fs::remove_file(&local)?;
-        }
-        missing |= keys.is_empty();
-    }
-    let parts = store.list("date=")?;
-    if missing {
-        hours.extend(parts.iter().filter_map(|k| partition_hour(k)));
-    }
-    let mirror = dataset.staging().join("mirror");
-    for key in parts
-        .iter()
-        .filter(|k| partition_hour(k).is_some_and(|h| hours.contains(&h)))
-    {
-        let local = mirror.join(key);
-        if let Some(dir) = local.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let bytes = store
-            .get(key)?
-            .with_context(|| format!("{}{key}: vanished", store.location()))?;
-        std::fs::write(&local, bytes)?;
-    }
-    std::fs::create_dir_all(&mirror)?;
-    let written = rt.block_on(vpcflow_report::rollup::update(
-        &mirror, rollups, &hours, session, tmp,
-    ))?;
-    for r in rollups {
-        for &h in &hours {
-            let local = rollup_file(&mirror, r.name, h);
-            let key = local
-                .strip_prefix(&mirror)
-                .map(|k| k.display().to_string())
-                .unwrap_or_default();
-            if local.exists() {
-                store.upload(&local, &key)?;
-            } else {
-                store.delete(&key)?;
-            }
-        }
-    }
-    let _ = std::fs::remove_dir_all(&mirror);
-    Ok(written)
-}
-
-/// The flow logs' own LogFormat for the log groups, else AWS's default format.
-fn cloudwatch_layout(
-    aws: &vpcflow_source::aws::AwsContext,
-    uris: &[&String],
-) -> anyhow::Result<Layout> {
-    let ec2 = Ec2::new(aws);
-    let mut found: Option<String> = None;
-    for uri in uris {
-        let Some(group) = cloudwatch::parse_uri(uri) else {
-            continue;
-        };
-        match ec2.flow_log_format(group) {
-            Ok(Some(f)) => {
-                if found.as_ref().is_some_and(|x| *x != f) {
-                    anyhow::bail!(
-                        "the log groups' flow logs have different formats; give one with --format"
-                    );
-                }
-                found = Some(f);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!("{e}; reading with AWS's default format (give --format to choose)")
-            }
-        }
-    }
-    match found {
-        Some(f) => {
-            Layout::parse_format(&f).with_context(|| format!("the flow log's LogFormat {f:?}"))
-        }
-        None => Ok(Layout::default_v2()),
     }
 }
 
@@ -540,32 +95,6 @@ fn show_progress(progress: &Progress, done: &AtomicBool) {
         std::thread::sleep(Duration::from_millis(100));
     }
     bar.finish_and_clear();
-}
-
-/// The summary as one JSON object: what a scheduler reads.
-pub fn summary_json(
-    summary: Option<&IngestSummary>,
-    error: Option<&JobError>,
-    out: &str,
-) -> serde_json::Value {
-    let mut v = match summary {
-        Some(s) => serde_json::to_value(s).unwrap_or_default(),
-        None => serde_json::json!({}),
-    };
-    if let Some(obj) = v.as_object_mut() {
-        let status = match (summary, error) {
-            (_, Some(e)) if e.locked => "locked",
-            (_, Some(_)) => "error",
-            (Some(s), None) if s.is_clean() => "ok",
-            _ => "partial",
-        };
-        obj.insert("status".into(), status.into());
-        obj.insert("dataset".into(), out.into());
-        if let Some(e) = error {
-            obj.insert("error".into(), super::describe(&e.error).into());
-        }
-    }
-    v
 }
 
 /// 0: everything read; 2: some inputs failed or lines were quarantined (the rest landed);

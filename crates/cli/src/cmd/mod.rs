@@ -200,14 +200,17 @@ pub struct AwsArgs {
 
 impl AwsArgs {
     /// Loads the SDK configuration these flags describe.
-    pub fn load(&self) -> anyhow::Result<vpcflow_source::aws::AwsContext> {
-        Ok(vpcflow_source::aws::AwsContext::load(
-            &vpcflow_source::aws::AwsOptions {
-                region: self.region.clone(),
-                profile: self.profile.clone(),
-                endpoint_url: self.endpoint_url.clone(),
-            },
-        )?)
+    pub fn load(&self) -> anyhow::Result<vpcflow_aws::AwsContext> {
+        Ok(vpcflow_aws::AwsContext::load(&self.options())?)
+    }
+
+    /// The flags as the library takes them.
+    pub fn options(&self) -> vpcflow_aws::AwsOptions {
+        vpcflow_aws::AwsOptions {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        }
     }
 }
 
@@ -216,7 +219,7 @@ pub struct DataStore {
     /// The bucket's store, for `s3://BUCKET/PREFIX`.
     pub s3: Option<std::sync::Arc<dyn vpcflow_report::ObjectStore>>,
     /// The SDK configuration the store's credentials come from: kept for as long as the store.
-    _aws: Option<vpcflow_source::aws::AwsContext>,
+    _aws: Option<vpcflow_aws::AwsContext>,
 }
 
 impl DataStore {
@@ -232,7 +235,7 @@ impl DataStore {
         let (bucket, _) = vpcflow_report::remote::parse_uri(uri)
             .ok_or_else(|| anyhow::anyhow!("--data {uri}: expected s3://BUCKET[/PREFIX]"))?;
         let ctx = aws.load()?;
-        let store = vpcflow_source::s3_read::object_store(&ctx, &bucket)?;
+        let store = vpcflow_dataset::read::object_store(&ctx, &bucket)?;
         Ok(Self {
             s3: Some(store),
             _aws: Some(ctx),
@@ -288,21 +291,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// An error and its causes, each cause once: error types that already name their cause in
-/// their message are not followed by it again.
-pub fn describe(err: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in err.chain() {
-        let msg = cause.to_string();
-        if text.is_empty() {
-            text = msg;
-        } else if !text.contains(&msg) {
-            text.push_str(": ");
-            text.push_str(&msg);
-        }
-    }
-    text
-}
+pub use vpcflow_job::describe;
 
 /// The width of the terminal the output goes to: `COLUMNS` when set, else the width of
 /// standard output when it is a terminal; `None` (no limit) for a pipe or a file.
@@ -374,68 +363,14 @@ pub fn format_size(bytes: u64) -> String {
     bytes.to_string()
 }
 
-/// Edit distance between two names (for "did you mean").
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// The candidate closest to `name`, when it is close enough to be a misspelling.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let name = name.to_ascii_lowercase().replace('_', "-");
-    candidates
-        .into_iter()
-        .map(|c| (distance(&name, &c.replace('_', "-")), c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2) || c.starts_with(&name) && name.len() >= 3)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
+pub use vpcflow_report::reports::did_you_mean;
 
 /// A report by name; a misspelled name gets a suggestion.
 pub fn find_report(name: &str) -> anyhow::Result<&'static vpcflow_report::reports::Report> {
-    use vpcflow_report::reports::REPORTS;
-    if let Ok(r) = vpcflow_report::reports::find(name) {
-        return Ok(r);
-    }
-    let all = REPORTS
-        .iter()
-        .map(|r| r.name)
-        .collect::<Vec<_>>()
-        .join(", ");
-    match did_you_mean(name, REPORTS.iter().map(|r| r.name)) {
-        Some(s) => {
-            anyhow::bail!("unknown report {name:?}; did you mean {s:?}? The reports are: {all}")
-        }
-        None => anyhow::bail!("unknown report {name:?}; the reports are: {all}"),
-    }
+    Ok(vpcflow_report::reports::find(name)?)
 }
 
-/// A tokio runtime for the commands that need one.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        // The blocking pool does short file reads (DataFusion's local object store, uploads):
-        // one thread per core keeps up, where the default of up to 512 threads gave each its
-        // own malloc arena (an ingest followed by 72 rollup hours peaked at 328 MB, now 257).
-        .max_blocking_threads(
-            std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
-                .max(2),
-        )
-        .build()?)
-}
+pub use vpcflow_report::runtime;
 
 #[cfg(test)]
 mod tests {
@@ -454,20 +389,5 @@ mod tests {
         assert_eq!(format_size(1 << 30), "1GiB");
         assert_eq!(format_size(1_000_000_000), "1000000000");
         assert_eq!(parse_size(&format_size(3 << 20)), Ok(3 << 20));
-    }
-
-    #[test]
-    fn suggestions() {
-        let names = ["interface-traffic", "rejected-flows", "cross-az-cost"];
-        assert_eq!(
-            did_you_mean("interface-trafic", names),
-            Some("interface-traffic")
-        );
-        assert_eq!(
-            did_you_mean("rejected_flows", names),
-            Some("rejected-flows")
-        );
-        assert_eq!(did_you_mean("cross", names), Some("cross-az-cost"));
-        assert_eq!(did_you_mean("bogus", names), None);
     }
 }

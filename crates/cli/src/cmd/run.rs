@@ -240,7 +240,7 @@ fn load(path: &Path, reprocess: bool) -> anyhow::Result<(JobSpec, LogConfig)> {
         threads: config.threads,
         from,
         to,
-        aws: super::AwsArgs {
+        aws: vpcflow_aws::AwsOptions {
             region: config.aws.region,
             profile: config.aws.profile,
             endpoint_url: config.aws.endpoint_url,
@@ -253,7 +253,6 @@ fn load(path: &Path, reprocess: bool) -> anyhow::Result<(JobSpec, LogConfig)> {
         rollups: config.rollups,
         inventory: config.inventory.map(|p| resolve(base, &p)),
         prices: config.prices.map(|p| resolve(base, &p)),
-        progress: false,
     };
     Ok((spec, config.log))
 }
@@ -471,7 +470,7 @@ pub fn run(args: Args, log: &super::LogArgs) -> anyhow::Result<ExitCode> {
         write!(out, "{}", resolved_toml(&spec, &log_config)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let result = job::execute(&spec, checked);
+    let result = job::execute(&spec, checked, &job::Shown::new(false));
     let (summary, error) = match &result {
         Ok(s) => (Some(s), None),
         Err(e) => (None, Some(e)),

@@ -7,23 +7,18 @@
 //! DIR/_tmp/<run>/...            (files being written; renamed into place when committed)
 //! ```
 //!
-//! Which files are committed, and when, is decided by the manifest (`vpcflow_source::manifest`);
-//! this module writes the files and moves them.
+//! Which files are committed, and when, is decided by the manifest ([`crate::manifest`]);
+//! this module writes the files.
 
-use crate::schema::flow_schema;
+use crate::layout::{HourBucket, QUARANTINE_DIR, TMP_DIR, partition_dir};
 use arrow::record_batch::RecordBatch;
-use chrono::DateTime;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-
-/// Directory (under the dataset root) of files being written.
-pub const TMP_DIR: &str = "_tmp";
-/// Directory (under the dataset root) of quarantined bad lines.
-pub const QUARANTINE_DIR: &str = "_quarantine";
+use vpcflow_arrow::flow_schema;
 
 /// An error while writing the dataset.
 #[derive(Debug, thiserror::Error)]
@@ -52,39 +47,6 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// The hour a record falls in: whole hours since the Unix epoch of its `start`.
-pub type HourBucket = Option<i64>;
-
-/// The hour bucket of a `start` time in Unix seconds.
-pub fn hour_bucket(start: Option<i64>) -> HourBucket {
-    start.map(|s| s.div_euclid(3600))
-}
-
-/// The partition directory (`date=YYYY-MM-DD/hour=HH`) of an hour bucket; records without a
-/// `start` go to `date=unknown/hour=unknown`.
-pub fn partition_dir(bucket: HourBucket) -> String {
-    match bucket.and_then(|h| DateTime::from_timestamp(h * 3600, 0)) {
-        Some(t) => t.format("date=%Y-%m-%d/hour=%H").to_string(),
-        None => "date=unknown/hour=unknown".to_string(),
-    }
-}
-
-/// The hour bucket of a path in the dataset, from its `date=YYYY-MM-DD` and `hour=HH`
-/// directories (the inverse of [`partition_dir`]); `None` outside the hour partitions.
-pub fn partition_hour(path: &str) -> HourBucket {
-    let mut date = None;
-    let mut hour = None;
-    for c in path.split('/') {
-        if let Some(d) = c.strip_prefix("date=") {
-            date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
-        } else if let Some(h) = c.strip_prefix("hour=") {
-            hour = h.parse::<i64>().ok();
-        }
-    }
-    let day = date?.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
-    Some(day.div_euclid(3600) + hour?)
 }
 
 /// Parquet settings of the dataset: zstd, dictionary encoding, page statistics.
@@ -427,7 +389,7 @@ pub fn rewrite_without_sources(
         .and_then(|b| b.with_batch_size(65536).build())
         .map_err(parquet_err(src))?;
     let source_idx = flow_schema()
-        .index_of(crate::schema::SOURCE)
+        .index_of(vpcflow_arrow::SOURCE)
         .map_err(|e| parquet_err(src)(e.into()))?;
     let mut writer: Option<ArrowWriter<File>> = None;
     let mut kept = 0;
@@ -467,6 +429,7 @@ pub fn rewrite_without_sources(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::{hour_bucket, partition_hour};
 
     #[test]
     fn partition_names() {

@@ -11,16 +11,13 @@
 //! dataset until the lease ends (`VPCFLOW_S3_LOCK_LEASE_SECONDS`, default 600); the next run
 //! then takes the expired lock over with `If-Match`, so two runs cannot both take it.
 
-use crate::aws::AwsContext;
-use crate::aws::one_line;
-use crate::manifest::ManifestError;
-use crate::s3::S3Location;
-use crate::store::{LockGuard, Store};
+use crate::store::{LockGuard, Store, StoreError};
 use aws_sdk_s3::primitives::ByteStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use vpcflow_aws::{AwsContext, S3Location, describe};
 
 /// A dataset under an S3 prefix.
 #[derive(Clone)]
@@ -33,11 +30,8 @@ pub struct S3Store {
     staging: Arc<tempfile::TempDir>,
 }
 
-fn s3_err(what: String, e: impl std::fmt::Display) -> ManifestError {
-    ManifestError::Io {
-        path: PathBuf::from(what),
-        message: e.to_string(),
-    }
+fn s3_err(op: &'static str, location: String, e: impl std::fmt::Display) -> StoreError {
+    StoreError::failed(op, location, e)
 }
 
 /// Seconds a lock lasts without renewal.
@@ -57,14 +51,12 @@ struct LockBody {
 
 impl S3Store {
     /// The dataset at `uri` (`s3://BUCKET[/PREFIX]`).
-    pub fn new(aws: &AwsContext, uri: &str) -> Result<Self, ManifestError> {
-        let loc = S3Location::parse(uri).ok_or_else(|| ManifestError::Io {
-            path: PathBuf::from(uri),
-            message: "expected s3://BUCKET[/PREFIX]".into(),
-        })?;
-        let conf = aws_sdk_s3::config::Builder::from(&aws.sdk)
-            .force_path_style(aws.custom_endpoint)
-            .retry_classifier(crate::aws::RefusedIsFinal)
+    pub fn new(aws: &AwsContext, uri: &str) -> Result<Self, StoreError> {
+        let loc = S3Location::parse(uri)
+            .ok_or_else(|| StoreError::failed("open", uri, "expected s3://BUCKET[/PREFIX]"))?;
+        let conf = aws_sdk_s3::config::Builder::from(aws.sdk())
+            .force_path_style(aws.custom_endpoint())
+            .retry_classifier(vpcflow_aws::RefusedIsFinal)
             .build();
         let mut prefix = loc.prefix;
         if !prefix.is_empty() && !prefix.ends_with('/') {
@@ -73,9 +65,9 @@ impl S3Store {
         let staging = tempfile::Builder::new()
             .prefix("vpcflow-staging-")
             .tempdir()
-            .map_err(|e| s3_err("staging directory".into(), e))?;
+            .map_err(|e| s3_err("create directory", "staging directory".into(), e))?;
         Ok(Self {
-            rt: aws.rt.clone(),
+            rt: aws.runtime().clone(),
             client: aws_sdk_s3::Client::from_conf(conf),
             bucket: loc.bucket,
             prefix,
@@ -92,7 +84,7 @@ impl S3Store {
     }
 
     /// Writes the lock object: only if absent (`etag` None) or only over `etag`.
-    fn put_lock(&self, holder: &str, etag: Option<&str>) -> Result<Option<String>, ManifestError> {
+    fn put_lock(&self, holder: &str, etag: Option<&str>) -> Result<Option<String>, StoreError> {
         let body = LockBody {
             holder: holder.to_string(),
             expires: chrono::Utc::now().timestamp() + lease_seconds(),
@@ -119,7 +111,7 @@ impl S3Store {
             {
                 Ok(None)
             }
-            Err(e) => Err(s3_err(self.uri(LOCK_KEY), one_line("PutObject", &e))),
+            Err(e) => Err(s3_err("PutObject", self.uri(LOCK_KEY), describe(&e))),
         }
     }
 }
@@ -149,9 +141,9 @@ struct LockState {
 }
 
 impl LockState {
-    fn lost(&self, message: &str) -> ManifestError {
+    fn lost(&self, message: &str) -> StoreError {
         self.lost.store(true, Ordering::Relaxed);
-        ManifestError::LockLost {
+        StoreError::LockLost {
             location: self.store.location(),
             message: message.to_string(),
         }
@@ -159,7 +151,7 @@ impl LockState {
 
     /// Rewrites the lock over the ETag this run last wrote (`If-Match`): it succeeds only if
     /// no other run has written it since, and extends the lease.
-    fn renew(&self) -> Result<(), ManifestError> {
+    fn renew(&self) -> Result<(), StoreError> {
         if self.lost.load(Ordering::Relaxed) {
             return Err(self.lost("another run took it over"));
         }
@@ -184,7 +176,7 @@ struct S3Lock {
 }
 
 impl LockGuard for S3Lock {
-    fn confirm(&self) -> Result<(), ManifestError> {
+    fn confirm(&self) -> Result<(), StoreError> {
         self.state.renew()
     }
 }
@@ -217,7 +209,7 @@ impl S3Store {
     /// Reads the lock object: its holder and lease end, and its ETag. A lock that cannot be
     /// read whole is an error, never an empty lock; one that cannot be parsed counts as held
     /// until its last modification plus the lease.
-    fn read_lock(&self) -> Result<(Option<LockBody>, i64, String), ManifestError> {
+    fn read_lock(&self) -> Result<(Option<LockBody>, i64, String), StoreError> {
         let out = self
             .rt
             .block_on(
@@ -227,7 +219,7 @@ impl S3Store {
                     .key(self.key(LOCK_KEY))
                     .send(),
             )
-            .map_err(|e| s3_err(self.uri(LOCK_KEY), one_line("GetObject", &e)))?;
+            .map_err(|e| s3_err("GetObject", self.uri(LOCK_KEY), describe(&e)))?;
         let etag = out.e_tag().unwrap_or_default().to_string();
         let modified = out.last_modified().map(|t| t.secs());
         // A body cut in the middle (a network fault) is unreadable, not empty: it counts as held.
@@ -255,7 +247,7 @@ impl Store for S3Store {
         self.staging.path()
     }
 
-    fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, ManifestError> {
+    fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, StoreError> {
         let etag = match self.put_lock(holder, None)? {
             Some(etag) => etag,
             None => {
@@ -273,7 +265,7 @@ impl Store for S3Store {
                         let until = chrono::DateTime::from_timestamp(expires, 0)
                             .map(|t| t.to_rfc3339())
                             .unwrap_or_default();
-                        return Err(ManifestError::Locked {
+                        return Err(StoreError::Locked {
                             location: self.location(),
                             holder: match body {
                                 Some(b) => format!("{}; its lease ends at {until}", b.holder),
@@ -308,7 +300,7 @@ impl Store for S3Store {
                     last = std::time::Instant::now();
                     match state.renew() {
                         Ok(()) => {}
-                        Err(e @ ManifestError::LockLost { .. }) => {
+                        Err(e @ StoreError::LockLost { .. }) => {
                             tracing::error!("{e}");
                             return;
                         }
@@ -323,7 +315,7 @@ impl Store for S3Store {
         }))
     }
 
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ManifestError> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let resp = self.rt.block_on(
             self.client
                 .get_object()
@@ -336,15 +328,15 @@ impl Store for S3Store {
                 let bytes = self
                     .rt
                     .block_on(out.body.collect())
-                    .map_err(|e| s3_err(self.uri(key), e))?;
+                    .map_err(|e| s3_err("GetObject", self.uri(key), e))?;
                 Ok(Some(bytes.into_bytes().to_vec()))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(s3_err(self.uri(key), one_line("GetObject", &e))),
+            Err(e) => Err(s3_err("GetObject", self.uri(key), describe(&e))),
         }
     }
 
-    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ManifestError> {
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.rt
             .block_on(
                 self.client
@@ -354,11 +346,11 @@ impl Store for S3Store {
                     .body(ByteStream::from(bytes.to_vec()))
                     .send(),
             )
-            .map_err(|e| s3_err(self.uri(key), one_line("PutObject", &e)))?;
+            .map_err(|e| s3_err("PutObject", self.uri(key), describe(&e)))?;
         Ok(())
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<String>, ManifestError> {
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut pages = self
             .client
             .list_objects_v2()
@@ -368,7 +360,7 @@ impl Store for S3Store {
             .send();
         let mut out = Vec::new();
         while let Some(page) = self.rt.block_on(pages.next()) {
-            let page = page.map_err(|e| s3_err(self.uri(prefix), one_line("ListObjectsV2", &e)))?;
+            let page = page.map_err(|e| s3_err("ListObjectsV2", self.uri(prefix), describe(&e)))?;
             for obj in page.contents() {
                 if let Some(k) = obj.key().and_then(|k| k.strip_prefix(&self.prefix)) {
                     out.push(k.to_string());
@@ -379,7 +371,7 @@ impl Store for S3Store {
         Ok(out)
     }
 
-    fn exists(&self, key: &str) -> Result<bool, ManifestError> {
+    fn exists(&self, key: &str) -> Result<bool, StoreError> {
         let resp = self.rt.block_on(
             self.client
                 .head_object()
@@ -390,11 +382,11 @@ impl Store for S3Store {
         match resp {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
-            Err(e) => Err(s3_err(self.uri(key), one_line("HeadObject", &e))),
+            Err(e) => Err(s3_err("HeadObject", self.uri(key), describe(&e))),
         }
     }
 
-    fn delete(&self, key: &str) -> Result<(), ManifestError> {
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.rt
             .block_on(
                 self.client
@@ -403,22 +395,22 @@ impl Store for S3Store {
                     .key(self.key(key))
                     .send(),
             )
-            .map_err(|e| s3_err(self.uri(key), one_line("DeleteObject", &e)))?;
+            .map_err(|e| s3_err("DeleteObject", self.uri(key), describe(&e)))?;
         Ok(())
     }
 
-    fn delete_prefix(&self, prefix: &str) -> Result<(), ManifestError> {
+    fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {
         for key in self.list(prefix)? {
             self.delete(&key)?;
         }
         Ok(())
     }
 
-    fn upload(&self, file: &Path, key: &str) -> Result<(), ManifestError> {
+    fn upload(&self, file: &Path, key: &str) -> Result<(), StoreError> {
         let body = self
             .rt
             .block_on(ByteStream::from_path(file))
-            .map_err(|e| s3_err(file.display().to_string(), e))?;
+            .map_err(|e| s3_err("read", file.display().to_string(), e))?;
         self.rt
             .block_on(
                 self.client
@@ -428,12 +420,12 @@ impl Store for S3Store {
                     .body(body)
                     .send(),
             )
-            .map_err(|e| s3_err(self.uri(key), one_line("PutObject", &e)))?;
+            .map_err(|e| s3_err("PutObject", self.uri(key), describe(&e)))?;
         let _ = std::fs::remove_file(file);
         Ok(())
     }
 
-    fn rename(&self, from: &str, to: &str) -> Result<(), ManifestError> {
+    fn rename(&self, from: &str, to: &str) -> Result<(), StoreError> {
         self.rt
             .block_on(
                 self.client
@@ -443,18 +435,17 @@ impl Store for S3Store {
                     .key(self.key(to))
                     .send(),
             )
-            .map_err(|e| s3_err(self.uri(to), one_line("CopyObject", &e)))?;
+            .map_err(|e| s3_err("CopyObject", self.uri(to), describe(&e)))?;
         self.delete(from)
     }
 
-    fn local_copy(&self, key: &str, scratch: &Path) -> Result<PathBuf, ManifestError> {
-        let bytes = self.get(key)?.ok_or_else(|| ManifestError::Io {
-            path: PathBuf::from(self.uri(key)),
-            message: "not found".into(),
-        })?;
-        std::fs::create_dir_all(scratch).map_err(crate::store::io(scratch))?;
+    fn local_copy(&self, key: &str, scratch: &Path) -> Result<PathBuf, StoreError> {
+        let bytes = self
+            .get(key)?
+            .ok_or_else(|| StoreError::failed("GetObject", self.uri(key), "not found"))?;
+        std::fs::create_dir_all(scratch).map_err(crate::store::io("create directory", scratch))?;
         let path = scratch.join(key.replace('/', "_"));
-        std::fs::write(&path, bytes).map_err(crate::store::io(&path))?;
+        std::fs::write(&path, bytes).map_err(crate::store::io("write", &path))?;
         Ok(path)
     }
 }

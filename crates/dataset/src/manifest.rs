@@ -18,18 +18,14 @@
 //! At the end of a run the commits are merged into `manifest.json` (written whole, renamed
 //! into place) and deleted; a merge cut short leaves commits that the next merge takes again.
 
-use crate::local::InputFile;
-use crate::store::{LocalStore, LockGuard, Store, io, is_safe_key};
+use crate::layout::{Hour, MANIFEST_DIR, MANIFEST_FILE, TMP_DIR, partition_hour};
+use crate::store::{LocalStore, LockGuard, Store, StoreError, io, is_safe_key};
+use crate::writer::{self, PendingFile};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use vpcflow_arrow::dataset::{self, PendingFile, TMP_DIR};
 
-/// Directory (under the dataset root) of the manifest and the lock.
-pub const MANIFEST_DIR: &str = "_manifest";
-/// The merged state, under [`MANIFEST_DIR`].
-pub const MANIFEST_FILE: &str = "manifest.json";
 /// The manifest format this vpcflow writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -37,35 +33,9 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ManifestError {
-    /// Another run holds the dataset.
-    #[error(
-        "{location}: another vpcflow run is working on this dataset ({holder}); try again when it has finished"
-    )]
-    Locked {
-        /// The dataset.
-        location: String,
-        /// What the lock file says of its holder.
-        holder: String,
-    },
-    /// The run lost the dataset's lock (paused past its lease, or taken over by another run)
-    /// and stopped: it committed nothing after that.
-    #[error(
-        "{location}: this run lost the dataset's lock ({message}); it stopped and committed nothing more"
-    )]
-    LockLost {
-        /// The dataset.
-        location: String,
-        /// How it was found out.
-        message: String,
-    },
-    /// A file system operation failed.
-    #[error("{path}: {message}")]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
+    /// The store failed, or the lock is held or lost.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// A manifest file cannot be read.
     #[error("{path}: not a vpcflow manifest ({message})")]
     Corrupt {
@@ -76,7 +46,46 @@ pub enum ManifestError {
     },
     /// Writing or rewriting a Parquet file failed.
     #[error("{0}")]
-    Dataset(#[from] dataset::DatasetError),
+    Dataset(#[from] writer::DatasetError),
+}
+
+/// One input: a local file, an S3 object or a CloudWatch Logs stream.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InputFile {
+    /// Its path or URI, as shown and stored in the `source` column.
+    pub path: PathBuf,
+    /// Its size as stored (0 where unknown).
+    pub size: u64,
+    /// What identifies it in the manifest: the absolute path of a local file, the URI of an
+    /// object or stream.
+    pub id: String,
+    /// What changes when its content does: an S3 object's ETag, a local file's modification
+    /// time (nanoseconds since the epoch).
+    pub version: Option<String>,
+    /// CloudWatch Logs: the event time range `[from, to)` to read, in Unix seconds.
+    pub range: Option<(i64, i64)>,
+}
+
+impl InputFile {
+    /// A local file, with `meta` its metadata.
+    pub fn local(path: PathBuf, meta: &std::fs::Metadata) -> Self {
+        let id = std::path::absolute(&path)
+            .unwrap_or_else(|_| path.clone())
+            .display()
+            .to_string();
+        let version = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos().to_string());
+        Self {
+            size: meta.len(),
+            id,
+            version,
+            path,
+            range: None,
+        }
+    }
 }
 
 /// One source the dataset holds.
@@ -131,7 +140,7 @@ pub struct Commit {
     #[serde(default)]
     pub replaced: Vec<(String, Option<String>)>,
     /// Hours (since the Unix epoch) whose partitions changed.
-    pub hours: Vec<i64>,
+    pub hours: Vec<Hour>,
 }
 
 /// The merged state, `manifest.json`.
@@ -145,7 +154,7 @@ pub struct State {
     pub sources: BTreeMap<String, SourceEntry>,
     /// Hours whose rollups are not yet up to date.
     #[serde(default)]
-    pub rollup_pending: BTreeSet<i64>,
+    pub rollup_pending: BTreeSet<Hour>,
 }
 
 impl State {
@@ -245,7 +254,7 @@ pub struct Dataset {
 struct Inner {
     state: State,
     /// Commits not yet merged (from earlier, interrupted runs and this one): seq, key, hours.
-    unmerged: Vec<(u64, String, Vec<i64>)>,
+    unmerged: Vec<(u64, String, Vec<Hour>)>,
     next_seq: u64,
     /// Parts rewritten by this run so far (for their names).
     rewrites: u64,
@@ -264,7 +273,7 @@ impl Dataset {
     }
 
     /// Opens the dataset in `store`, taking its lock: a second run gets
-    /// [`ManifestError::Locked`] at once. Finishes the commits of an interrupted run and
+    /// [`StoreError::Locked`] at once. Finishes the commits of an interrupted run and
     /// clears what it left half-written.
     pub fn open_store(store: Box<dyn Store>, run_id: &str) -> Result<Self, ManifestError> {
         let holder = format!(
@@ -337,7 +346,7 @@ impl Dataset {
         store.delete_prefix(&format!("{TMP_DIR}/"))?;
         let staged = store.staging().join(TMP_DIR);
         if staged.exists() {
-            std::fs::remove_dir_all(&staged).map_err(io(&staged))?;
+            std::fs::remove_dir_all(&staged).map_err(io("delete", &staged))?;
         }
         Ok(Self {
             store,
@@ -470,7 +479,7 @@ impl Dataset {
             let drop: HashSet<String> = held.iter().map(|s| s.source.clone()).collect();
             let parts: BTreeSet<&String> = held.iter().flat_map(|s| &s.parts).collect();
             let tmp_dir = staging.join(TMP_DIR).join(run_id);
-            std::fs::create_dir_all(&tmp_dir).map_err(io(&tmp_dir))?;
+            std::fs::create_dir_all(&tmp_dir).map_err(io("create directory", &tmp_dir))?;
             for part in parts {
                 if !self.store.exists(part)? {
                     continue;
@@ -486,9 +495,9 @@ impl Dataset {
                 };
                 let tmp = tmp_dir.join(format!("{name}.tmp"));
                 let kept = if quarantine {
-                    dataset::rewrite_quarantine_without_sources(&src, &tmp, &drop)?
+                    writer::rewrite_quarantine_without_sources(&src, &tmp, &drop)?
                 } else {
-                    dataset::rewrite_without_sources(&src, &tmp, &drop)?
+                    writer::rewrite_without_sources(&src, &tmp, &drop)?
                 };
                 if src.starts_with(&tmp_dir) {
                     // A copy fetched from a remote store.
@@ -502,7 +511,7 @@ impl Dataset {
                         dest: dest.clone(),
                     });
                 }
-                if let Some(h) = dataset::partition_hour(part) {
+                if let Some(h) = partition_hour(part) {
                     hours.insert(h);
                 }
                 replaced.push((part.clone(), dest));
@@ -529,8 +538,8 @@ impl Dataset {
         self.lock.confirm()?;
         commit.seq = inner.next_seq;
         let key = commit_key(commit.seq);
-        let bytes = serde_json::to_vec(&commit).map_err(|e| ManifestError::Io {
-            path: PathBuf::from(&key),
+        let bytes = serde_json::to_vec(&commit).map_err(|e| ManifestError::Corrupt {
+            path: key.clone(),
             message: e.to_string(),
         })?;
         self.store.put(&key, &bytes)?;
@@ -544,9 +553,62 @@ impl Dataset {
         Ok(())
     }
 
+    /// Every hour the dataset holds records for, by the parts its manifest names.
+    pub fn hours(&self) -> BTreeSet<Hour> {
+        let inner = self.inner();
+        inner
+            .state
+            .sources
+            .values()
+            .flat_map(|s| s.parts.iter())
+            .filter_map(|p| partition_hour(p))
+            .collect()
+    }
+
+    /// The Parquet parts of `hours`, by the manifest (keys relative to the root).
+    pub fn parts_of(&self, hours: &BTreeSet<Hour>) -> Vec<String> {
+        let inner = self.inner();
+        let mut parts: Vec<String> = inner
+            .state
+            .sources
+            .values()
+            .flat_map(|s| s.parts.iter())
+            .filter(|p| crate::layout::is_part(p))
+            .filter(|p| partition_hour(p).is_some_and(|h| hours.contains(&h)))
+            .cloned()
+            .collect();
+        parts.sort();
+        parts.dedup();
+        parts
+    }
+
+    /// Puts `report`'s rollup file for `hour` in place, whole (`file`, written under the
+    /// staging directory), or removes it (`None`: the hour has no rows). Like a commit, it
+    /// first proves that the run still holds the lock. Returns whether anything changed.
+    pub fn place_rollup(
+        &self,
+        report: &str,
+        hour: Hour,
+        file: Option<&Path>,
+    ) -> Result<bool, ManifestError> {
+        self.lock.confirm()?;
+        let key = crate::layout::rollup_key(report, hour);
+        match file {
+            Some(f) => {
+                self.store.upload(f, &key)?;
+                Ok(true)
+            }
+            None if self.store.exists(&key)? => {
+                self.store.delete(&key)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Hours whose rollups are out of date: those of unmerged commits and those left pending
     /// by earlier merges.
-    pub fn stale_hours(&self) -> BTreeSet<i64> {
+    pub fn stale_hours(&self) -> BTreeSet<Hour> {
         let inner = self.inner();
         let mut hours = inner.state.rollup_pending.clone();
         for (_, _, h) in &inner.unmerged {
@@ -580,8 +642,8 @@ impl Dataset {
             .unwrap_or(state.last_seq)
             .max(state.last_seq);
         let key = manifest_key(MANIFEST_FILE);
-        let bytes = serde_json::to_vec(&state).map_err(|e| ManifestError::Io {
-            path: PathBuf::from(&key),
+        let bytes = serde_json::to_vec(&state).map_err(|e| ManifestError::Corrupt {
+            path: key.clone(),
             message: e.to_string(),
         })?;
         self.store.put(&key, &bytes)?;
@@ -709,9 +771,9 @@ mod tests {
     }
 
     impl LockGuard for FencedLock {
-        fn confirm(&self) -> Result<(), ManifestError> {
+        fn confirm(&self) -> Result<(), StoreError> {
             if self.lost.load(std::sync::atomic::Ordering::Relaxed) {
-                Err(ManifestError::LockLost {
+                Err(StoreError::LockLost {
                     location: "fenced".into(),
                     message: "another run took it over".into(),
                 })
@@ -728,37 +790,37 @@ mod tests {
         fn staging(&self) -> &Path {
             self.inner.staging()
         }
-        fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, ManifestError> {
+        fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, StoreError> {
             Ok(Box::new(FencedLock {
                 _inner: self.inner.lock(holder)?,
                 lost: self.lost.clone(),
             }))
         }
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ManifestError> {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
             self.inner.get(key)
         }
-        fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ManifestError> {
+        fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
             self.inner.put(key, bytes)
         }
-        fn list(&self, prefix: &str) -> Result<Vec<String>, ManifestError> {
+        fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
             self.inner.list(prefix)
         }
-        fn exists(&self, key: &str) -> Result<bool, ManifestError> {
+        fn exists(&self, key: &str) -> Result<bool, StoreError> {
             self.inner.exists(key)
         }
-        fn delete(&self, key: &str) -> Result<(), ManifestError> {
+        fn delete(&self, key: &str) -> Result<(), StoreError> {
             self.inner.delete(key)
         }
-        fn delete_prefix(&self, prefix: &str) -> Result<(), ManifestError> {
+        fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {
             self.inner.delete_prefix(prefix)
         }
-        fn upload(&self, file: &Path, key: &str) -> Result<(), ManifestError> {
+        fn upload(&self, file: &Path, key: &str) -> Result<(), StoreError> {
             self.inner.upload(file, key)
         }
-        fn rename(&self, from: &str, to: &str) -> Result<(), ManifestError> {
+        fn rename(&self, from: &str, to: &str) -> Result<(), StoreError> {
             self.inner.rename(from, to)
         }
-        fn local_copy(&self, key: &str, scratch: &Path) -> Result<PathBuf, ManifestError> {
+        fn local_copy(&self, key: &str, scratch: &Path) -> Result<PathBuf, StoreError> {
             self.inner.local_copy(key, scratch)
         }
     }
@@ -792,7 +854,10 @@ mod tests {
         let err = ds
             .commit_files("run-a", &[], vec![source("/logs/b.log")])
             .unwrap_err();
-        assert!(matches!(err, ManifestError::LockLost { .. }), "{err}");
+        assert!(
+            matches!(err, ManifestError::Store(StoreError::LockLost { .. })),
+            "{err}"
+        );
         drop(ds);
         let commits: Vec<String> = LocalStore::new(dir.path())
             .unwrap()
@@ -805,6 +870,63 @@ mod tests {
         let ds = Dataset::open(dir.path(), "run-b").unwrap();
         let held: Vec<String> = ds.inner().state.sources.keys().cloned().collect();
         assert_eq!(held, ["/logs/a.log"]);
+    }
+
+    #[test]
+    fn rollups_are_placed_through_the_store_and_only_under_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let store = Fenced {
+            inner: LocalStore::new(dir.path()).unwrap(),
+            lost: lost.clone(),
+        };
+        let ds = Dataset::open_store(Box::new(store), "run-a").unwrap();
+        let hour = Hour::of(1_616_729_000);
+        let key = "_rollups/top-talkers/date=2021-03-26/hour=03.parquet";
+        let staged = dir.path().join("_tmp/run-a/r.parquet.tmp");
+        std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+        std::fs::write(&staged, b"rollup").unwrap();
+        assert!(ds.place_rollup("top-talkers", hour, Some(&staged)).unwrap());
+        assert_eq!(std::fs::read(dir.path().join(key)).unwrap(), b"rollup");
+        assert!(!staged.exists(), "a local store moves the file into place");
+        // An hour without rows loses its file; removing a missing one changes nothing.
+        assert!(ds.place_rollup("top-talkers", hour, None).unwrap());
+        assert!(!dir.path().join(key).exists());
+        assert!(!ds.place_rollup("top-talkers", hour, None).unwrap());
+        // A run that lost its lock places nothing.
+        std::fs::write(&staged, b"late").unwrap();
+        lost.store(true, std::sync::atomic::Ordering::Relaxed);
+        let err = ds
+            .place_rollup("top-talkers", hour, Some(&staged))
+            .unwrap_err();
+        assert!(
+            matches!(err, ManifestError::Store(StoreError::LockLost { .. })),
+            "{err}"
+        );
+        assert!(!dir.path().join(key).exists());
+    }
+
+    #[test]
+    fn hours_and_their_parts_come_from_the_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let ds = Dataset::open(dir.path(), "run-a").unwrap();
+        let mut a = source("/logs/a.log");
+        a.parts = vec![
+            "date=2021-03-26/hour=03/part-1.parquet".into(),
+            "date=2021-03-26/hour=04/part-2.parquet".into(),
+            "_quarantine/run-a-0.jsonl".into(),
+        ];
+        ds.inner().state.sources.insert(a.id.clone(), a);
+        let hours = ds.hours();
+        assert_eq!(
+            hours.iter().copied().collect::<Vec<_>>(),
+            [Hour::of(1_616_727_600), Hour::of(1_616_731_200)]
+        );
+        let first: BTreeSet<Hour> = [Hour::of(1_616_727_600)].into();
+        assert_eq!(
+            ds.parts_of(&first),
+            ["date=2021-03-26/hour=03/part-1.parquet"]
+        );
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! Reading a dataset in S3 through `object_store` (for DataFusion), with the credentials,
-//! region and endpoint of the SDK configuration that ingest uses.
+//! The read side of a dataset: the Parquet files its manifest names ([`manifest_parts`]),
+//! narrowed to a time range ([`parts_in_range`]), and, for a dataset in S3, an `object_store`
+//! (for DataFusion) with the credentials, region and endpoint of the SDK configuration that
+//! ingest uses ([`object_store`]).
 
-use crate::IngestError;
-use crate::aws::AwsContext;
+use crate::store::StoreError;
 use aws_sdk_s3::config::{ProvideCredentials, SharedCredentialsProvider};
 use object_store::aws::{AmazonS3Builder, AwsCredential};
-use object_store::{CredentialProvider, ObjectStore};
+use object_store::{ClientOptions, CredentialProvider, ObjectStore, RetryConfig};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use vpcflow_aws::AwsContext;
 
 /// How long before their expiry cached credentials are fetched again.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
@@ -83,28 +85,39 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
 /// An `object_store` for `bucket`, reached as `aws` says: its region, its endpoint (a custom
 /// one with path-style requests, and plain HTTP where the URL says so) and its credentials.
 /// Keep `aws` alive while the store is in use: the credential chain runs on its runtime.
-pub fn object_store(aws: &AwsContext, bucket: &str) -> Result<Arc<dyn ObjectStore>, IngestError> {
-    let err = |message: String| IngestError::Source {
-        source_name: format!("s3://{bucket}"),
-        message,
-    };
+///
+/// A refused connection or an unreachable endpoint fails within seconds: connections time out
+/// after 5 s and failed requests are retried for at most 10 s (throttling and 5xx answers
+/// included), where `object_store`'s defaults would back off for minutes.
+pub fn object_store(aws: &AwsContext, bucket: &str) -> Result<Arc<dyn ObjectStore>, StoreError> {
+    let err = |message: String| StoreError::failed("open", format!("s3://{bucket}"), message);
     let region = aws
         .region()
         .ok_or_else(|| err("no AWS region: give --region or set AWS_REGION".into()))?;
     let provider = aws
-        .sdk
+        .sdk()
         .credentials_provider()
         .ok_or_else(|| err("no AWS credentials provider".into()))?;
     let mut builder = AmazonS3Builder::new()
+        .with_client_options(
+            ClientOptions::new()
+                .with_connect_timeout(Duration::from_secs(5))
+                .with_timeout(Duration::from_secs(60)),
+        )
+        .with_retry(RetryConfig {
+            max_retries: 4,
+            retry_timeout: Duration::from_secs(10),
+            ..RetryConfig::default()
+        })
         .with_bucket_name(bucket)
         .with_region(region)
         .with_credentials(Arc::new(SdkCredentials {
             provider,
-            rt: aws.rt.handle().clone(),
+            rt: aws.runtime().handle().clone(),
             cached: tokio::sync::Mutex::new(None),
         }));
     let endpoint = aws
-        .sdk
+        .sdk()
         .endpoint_url()
         .map(str::to_string)
         .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
@@ -120,9 +133,121 @@ pub fn object_store(aws: &AwsContext, bucket: &str) -> Result<Arc<dyn ObjectStor
     Ok(Arc::new(store))
 }
 
+/// What went wrong reading a dataset's manifest: the key (relative to the dataset) and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ReadError {
+    /// The manifest file.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The Parquet files (keys relative to the dataset's root, sorted, each once) that the
+/// dataset's manifest names: `manifest.json`, then the commits made since its last merge (a
+/// run in progress, or one that stopped before its merge), asked for by number until one is
+/// absent, so a reader makes a GET or two and never a LIST. `get` fetches a key (`None` when
+/// it does not exist). `Ok(None)` when the dataset has no manifest at all.
+pub async fn manifest_parts<F, Fut>(get: F) -> Result<Option<Vec<String>>, ReadError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Vec<u8>>, String>>,
+{
+    use crate::layout::{MANIFEST_FILE, is_part};
+    use crate::manifest::{Commit, FORMAT_VERSION, State, commit_key, manifest_key};
+    let fetch = |key: String| {
+        let got = get(key.clone());
+        async move {
+            got.await.map_err(|message| ReadError {
+                key: key.clone(),
+                message,
+            })
+        }
+    };
+    let state_key = manifest_key(MANIFEST_FILE);
+    let corrupt = |key: &str, e: serde_json::Error| ReadError {
+        key: key.to_string(),
+        message: format!("not a vpcflow manifest ({e})"),
+    };
+    let mut state: State = match fetch(state_key.clone()).await? {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| corrupt(&state_key, e))?,
+        None => State::default(),
+    };
+    if state.version > FORMAT_VERSION {
+        return Err(ReadError {
+            key: state_key,
+            message: format!(
+                "format version {} is newer than this vpcflow's {FORMAT_VERSION}",
+                state.version
+            ),
+        });
+    }
+    // Each commit replaces parts of the ones before it: applied in order.
+    let mut seq = state.last_seq + 1;
+    let mut commits = 0;
+    loop {
+        let key = commit_key(seq);
+        let Some(bytes) = fetch(key.clone()).await? else {
+            break;
+        };
+        let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| corrupt(&key, e))?;
+        state.apply(&commit);
+        seq += 1;
+        commits += 1;
+    }
+    if state.version == 0 && commits == 0 {
+        return Ok(None);
+    }
+    let mut parts: Vec<String> = state
+        .sources
+        .values()
+        .flat_map(|s| s.parts.iter())
+        .filter(|p| is_part(p))
+        .cloned()
+        .collect();
+    parts.sort();
+    parts.dedup();
+    Ok(Some(parts))
+}
+
+/// The parts (as [`manifest_parts`] gives them) of the hours that overlap `[from, to)`: a
+/// record lies in the hour of its `start`. Without a range, all of them.
+pub fn parts_in_range(parts: &[String], from: Option<i64>, to: Option<i64>) -> Vec<&String> {
+    let ranged = from.is_some() || to.is_some();
+    parts
+        .iter()
+        .filter(|p| {
+            !ranged
+                || crate::layout::partition_hour(p).is_some_and(|h| {
+                    from.is_none_or(|f| h.end() > f) && to.is_none_or(|t| h.start() < t)
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_of_a_range_are_those_of_its_hours() {
+        let parts: Vec<String> = [
+            "date=2021-03-26/hour=02/a.parquet",
+            "date=2021-03-26/hour=03/b.parquet",
+            "date=unknown/hour=unknown/c.parquet",
+        ]
+        .map(String::from)
+        .to_vec();
+        // 03:00 to 03:30 on 2021-03-26 (1616727600 is 03:00).
+        let got = parts_in_range(&parts, Some(1_616_727_600), Some(1_616_729_400));
+        assert_eq!(got, vec![&parts[1]]);
+        // A range ending on the hour excludes that hour; no range keeps everything.
+        assert_eq!(
+            parts_in_range(&parts, None, Some(1_616_727_600)),
+            vec![&parts[0]]
+        );
+        assert_eq!(parts_in_range(&parts, None, None).len(), 3);
+    }
     use aws_sdk_s3::config::Credentials;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -102,7 +102,7 @@ fn benches(c: &mut Criterion) {
             let mut w = parquet::arrow::ArrowWriter::try_new(
                 &mut out,
                 vpcflow_arrow::flow_schema(),
-                Some(vpcflow_arrow::dataset::writer_properties()),
+                Some(vpcflow_dataset::writer::writer_properties()),
             )
             .expect("writer");
             for batch in &batches {

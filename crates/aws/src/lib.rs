@@ -1,6 +1,9 @@
-//! What every AWS source shares: the SDK configuration and a runtime to drive its clients.
+//! How vpcflow reaches AWS, shared by the sources (S3, CloudWatch Logs, EC2) and the dataset's
+//! S3 store: the SDK configuration and a runtime to drive its clients ([`AwsContext`]),
+//! `s3://` locations ([`S3Location`]), AWS failures as one line ([`one_line`]) and a retry
+//! classifier that gives up on refused connections at once ([`RefusedIsFinal`]).
+#![deny(missing_docs)]
 
-use crate::IngestError;
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
@@ -23,24 +26,45 @@ pub struct AwsOptions {
 /// is the number of workers.
 #[derive(Clone)]
 pub struct AwsContext {
-    pub(crate) rt: Arc<tokio::runtime::Runtime>,
-    pub(crate) sdk: aws_config::SdkConfig,
-    /// True when a custom endpoint is in use (S3 then uses path-style addressing).
-    pub(crate) custom_endpoint: bool,
+    rt: Arc<tokio::runtime::Runtime>,
+    sdk: aws_config::SdkConfig,
+    custom_endpoint: bool,
+}
+
+/// The runtime for AWS's clients could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("aws: cannot start the runtime for AWS's clients: {0}")]
+pub struct AwsError(#[from] std::io::Error);
+
+/// `s3://BUCKET[/PREFIX]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    /// Bucket.
+    pub bucket: String,
+    /// Key prefix, possibly empty.
+    pub prefix: String,
+}
+
+impl S3Location {
+    /// Parses `s3://BUCKET[/PREFIX]`; `None` when `uri` is not an S3 URI.
+    pub fn parse(uri: &str) -> Option<Self> {
+        let rest = uri.strip_prefix("s3://")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        (!bucket.is_empty()).then(|| Self {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
 }
 
 impl AwsContext {
     /// Loads the standard credential and region chain (environment, profiles, SSO, instance
     /// roles) with the given overrides.
-    pub fn load(opts: &AwsOptions) -> Result<Self, IngestError> {
+    pub fn load(opts: &AwsOptions) -> Result<Self, AwsError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
-            .build()
-            .map_err(|e| IngestError::Source {
-                source_name: "aws".into(),
-                message: e.to_string(),
-            })?;
+            .build()?;
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(
             // Throttling and 5xx answers are retried with exponential backoff and jitter.
             aws_config::retry::RetryConfig::standard().with_max_attempts(8),
@@ -69,6 +93,21 @@ impl AwsContext {
     pub fn region(&self) -> Option<String> {
         self.sdk.region().map(|r| r.to_string())
     }
+
+    /// The runtime the clients' requests run on.
+    pub fn runtime(&self) -> &Arc<tokio::runtime::Runtime> {
+        &self.rt
+    }
+
+    /// The loaded SDK configuration.
+    pub fn sdk(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
+
+    /// Whether a custom endpoint is in use (S3 then uses path-style addressing).
+    pub fn custom_endpoint(&self) -> bool {
+        self.custom_endpoint
+    }
 }
 
 /// An AWS error as one line: the operation, what failed and the likely fix (credentials,
@@ -83,7 +122,8 @@ where
     format!("{operation}: {}", describe(e))
 }
 
-fn describe<E, R>(e: &SdkError<E, R>) -> String
+/// What [`one_line`] says after the operation: the error code or failure and its likely fix.
+pub fn describe<E, R>(e: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
