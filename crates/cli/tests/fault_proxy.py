@@ -11,6 +11,8 @@ Listens on a free port of 127.0.0.1 (written to PORT_FILE) and forwards every re
   - a key containing "cutoff" has its body cut half-way, the connection closed, on its
     first GET (a network fault in the middle of a download).
 A ListObjectsV2 request whose prefix contains "busy" gets 503 SlowDown once.
+A conditional PUT (If-Match: a renewal, or the proof before a commit) of a dataset's
+_manifest/LOCK under a key containing "renewfail" always gets 403 AccessDenied.
 With LOG_FILE, each request is appended to it as one line, "METHOD PATH?QUERY", before it
 is answered (to count requests).
 For CloudWatch Logs, FilterLogEvents on a log group whose name contains "throttled" gets
@@ -58,6 +60,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         url = urlsplit(self.path)
         q = parse_qs(url.query)
+        if (self.command == "PUT" and "renewfail" in url.path
+                and url.path.endswith("/_manifest/LOCK") and self.headers.get("If-Match")):
+            return error("AccessDenied", 403, "Access Denied")
         if self.command == "GET" and "list-type" in q and "busy" in q.get("prefix", [""])[0]:
             if count("list:" + url.path + url.query) <= 1:
                 return error("SlowDown", 503, "Please reduce your request rate.")

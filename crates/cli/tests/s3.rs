@@ -845,6 +845,61 @@ fn a_holder_paused_past_its_lease_stops_and_commits_nothing() {
     );
 }
 
+/// A run whose lock cannot be renewed (the conditional rewrite of `_manifest/LOCK` denied)
+/// warns, then stops with an error at its first commit and commits nothing; the next run lands
+/// every record once.
+#[test]
+fn a_lock_that_cannot_be_renewed_stops_the_run_before_any_commit() {
+    let moto = Moto::start();
+    let proxy = util::FaultProxy::start(&moto);
+    let d = Dir::new();
+    let gen_dir = d.join("gen");
+    util::generate(&gen_dir, 20_000, 4, "2025-12-01T00:00:00Z", 2, 0);
+    let logs = gen_dir.join("AWSLogs");
+    moto.python("s3.create_bucket(Bucket='lake')");
+    let run = |endpoint: &str| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"));
+        c.args([
+            "ingest",
+            "--json",
+            logs.to_str().unwrap(),
+            "--out",
+            "s3://lake/renewfail-ds",
+            "--endpoint-url",
+            endpoint,
+        ]);
+        for (k, v) in moto.env() {
+            c.env(k, v);
+        }
+        c.env("VPCFLOW_S3_LOCK_LEASE_SECONDS", "2");
+        c.output().unwrap()
+    };
+    let o = run(&proxy.endpoint);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("_manifest/LOCK") && err.contains("PutObject") && err.contains("AccessDenied"),
+        "{err}"
+    );
+    let keys = moto.python(
+        "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='lake', Prefix='renewfail-ds/').get('Contents', [])))",
+    );
+    // Parts uploaded for the commit wait under _tmp/, where no reader looks.
+    assert!(
+        !keys.contains("commit-") && !keys.contains("renewfail-ds/date="),
+        "nothing committed: {keys}"
+    );
+    // Straight to the endpoint, the next run lands everything, once.
+    let o = run(&moto.endpoint);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["records"], 20_000);
+    let keys = moto.python(
+        "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='lake', Prefix='renewfail-ds/_tmp/').get('Contents', [])))",
+    );
+    assert_eq!(keys.trim(), "", "the first run's uploads were cleared");
+}
+
 /// An endpoint that refuses connections fails at once, in one line that names the operation,
 /// the location and the likely fix, never an SDK debug dump.
 #[test]
@@ -902,6 +957,50 @@ fn a_refused_endpoint_fails_at_once_in_one_line() {
             !err.contains("DispatchFailure") && !err.contains("ConnectorError"),
             "{err}"
         );
+    }
+}
+
+/// `query` and `report` over `--data s3://` at an endpoint that refuses connections fail within
+/// seconds (object_store's own retries would back off for minutes), in one line naming the
+/// dataset.
+#[test]
+fn reading_from_a_refused_endpoint_fails_within_seconds() {
+    let moto = Moto::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    for args in [
+        vec![
+            "query",
+            "--data",
+            "s3://lake/x",
+            "--endpoint-url",
+            &endpoint,
+            "SELECT 1",
+        ],
+        vec![
+            "report",
+            "top-talkers",
+            "--data",
+            "s3://lake/x",
+            "--endpoint-url",
+            &endpoint,
+        ],
+    ] {
+        let started = std::time::Instant::now();
+        let o = moto.vpcflow(&args);
+        let took = started.elapsed();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(
+            took < std::time::Duration::from_secs(30),
+            "{args:?} took {took:?}"
+        );
+        let err = stderr(&o);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("s3://lake/x"), "{err}");
     }
 }
 
