@@ -129,14 +129,20 @@ fn query_and_report_read_an_s3_dataset_like_a_local_one() {
         totals["records"].as_u64().unwrap()
     );
     assert!(all == q(local), "the rows differ");
-    // The plan came from the manifest: the bucket was listed once, for the rollup tables.
+    // The plan came from the manifests: the bucket was listed twice, never its partitions:
+    // `_manifest/` (for the shards' manifests) and the rollup tables.
     let requests = proxy.take_requests();
     assert_eq!(
         lists(&requests)
             .iter()
-            .map(|r| r.contains("prefix=lake%2F_rollups%2F"))
+            .map(|r| {
+                (
+                    r.contains("prefix=lake%2F_manifest%2F"),
+                    r.contains("prefix=lake%2F_rollups%2F"),
+                )
+            })
             .collect::<Vec<_>>(),
-        [true],
+        [(true, false), (false, true)],
         "{requests:#?}"
     );
     let heads = requests.iter().filter(|r| r.starts_with("HEAD ")).count();
@@ -230,7 +236,7 @@ fn query_and_report_read_an_s3_dataset_like_a_local_one() {
             "a request outside the hour: {r}"
         );
     }
-    assert_eq!(lists(&requests).len(), 1, "{requests:#?}");
+    assert_eq!(lists(&requests).len(), 2, "{requests:#?}");
     let manifest_gets: Vec<&String> = requests
         .iter()
         .filter(|r| r.contains("/_manifest/"))
@@ -241,7 +247,7 @@ fn query_and_report_read_an_s3_dataset_like_a_local_one() {
         "manifest.json and the next commit: {manifest_gets:#?}"
     );
     eprintln!(
-        "report over one hour ({in_hour} of {} files): {} requests: {} LIST (_rollups/), {} \
+        "report over one hour ({in_hour} of {} files): {} requests: {} LIST (_manifest/, _rollups/), {} \
          manifest GETs, {} HEAD, {} other",
         data_keys.len(),
         requests.len(),

@@ -248,6 +248,10 @@ pub struct Plan {
 pub struct Dataset {
     store: Box<dyn Store>,
     lock: Box<dyn LockGuard>,
+    /// The manifest's directory: `_manifest`, or a shard's `_manifest/shard-I-of-N`.
+    dir: String,
+    /// The rollups' lock while this run updates them.
+    rollup_lock: Mutex<Option<Box<dyn LockGuard>>>,
     inner: Mutex<Inner>,
 }
 
@@ -261,9 +265,70 @@ struct Inner {
     warnings: Vec<String>,
 }
 
-/// The key (relative to the dataset) of a file of the manifest.
+/// The key (relative to the dataset) of a file of the (unsharded) manifest.
 pub fn manifest_key(name: &str) -> String {
     format!("{MANIFEST_DIR}/{name}")
+}
+
+/// Who owns the run directory `run` under `_tmp/`: a shard (`shard-I-of-N`), or `None` for an
+/// unsharded run.
+fn tmp_owner(run: &str) -> Option<&str> {
+    let rest = run.strip_prefix("shard-")?;
+    let mut parts = rest.splitn(4, '-');
+    let (i, of, n) = (parts.next()?, parts.next()?, parts.next()?);
+    (of == "of" && i.parse::<u32>().is_ok() && n.parse::<u32>().is_ok())
+        .then(|| &run[..6 + i.len() + 4 + n.len()])
+}
+
+/// Reads the state a manifest directory holds: `manifest.json` and its unmerged commits
+/// applied in order. `None` when the directory holds neither.
+pub fn read_state(store: &dyn Store, dir: &str) -> Result<Option<State>, ManifestError> {
+    let key = format!("{dir}/{MANIFEST_FILE}");
+    let mut found = false;
+    let mut state: State = match store.get(&key)? {
+        Some(bytes) => {
+            found = true;
+            serde_json::from_slice(&bytes).map_err(|e| ManifestError::Corrupt {
+                path: key.clone(),
+                message: e.to_string(),
+            })?
+        }
+        None => State::default(),
+    };
+    let mut seq = state.last_seq + 1;
+    loop {
+        let key = commit_key_in(dir, seq);
+        let Some(bytes) = store.get(&key)? else {
+            break;
+        };
+        let commit: Commit =
+            serde_json::from_slice(&bytes).map_err(|e| ManifestError::Corrupt {
+                path: key.clone(),
+                message: e.to_string(),
+            })?;
+        check_paths(&key, commit.paths())?;
+        state.apply(&commit);
+        found = true;
+        seq += 1;
+    }
+    Ok(found.then_some(state))
+}
+
+/// The manifest directories of the dataset in `store`: `_manifest` and each shard's.
+pub fn manifest_dirs(store: &dyn Store) -> Result<Vec<String>, StoreError> {
+    let mut dirs = vec![MANIFEST_DIR.to_string()];
+    for key in store.list(&format!("{MANIFEST_DIR}/"))? {
+        let rest = &key[MANIFEST_DIR.len() + 1..];
+        if let Some((sub, _)) = rest.split_once('/')
+            && crate::layout::Shard::from_name(sub).is_some()
+        {
+            let dir = format!("{MANIFEST_DIR}/{sub}");
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    Ok(dirs)
 }
 
 impl Dataset {
@@ -276,13 +341,30 @@ impl Dataset {
     /// [`StoreError::Locked`] at once. Finishes the commits of an interrupted run and
     /// clears what it left half-written.
     pub fn open_store(store: Box<dyn Store>, run_id: &str) -> Result<Self, ManifestError> {
+        Self::open_shard(store, run_id, None)
+    }
+
+    /// Opens the dataset in `store` as `shard` of a sharded ingest (or unsharded with `None`):
+    /// the shard has its own manifest, lock and temporary files under
+    /// `_manifest/shard-I-of-N/` and `_tmp/shard-I-of-N-*`, beside the other shards' under the
+    /// same root. `run_id` must start with the shard's name (`shard-I-of-N-`).
+    pub fn open_shard(
+        store: Box<dyn Store>,
+        run_id: &str,
+        shard: Option<crate::layout::Shard>,
+    ) -> Result<Self, ManifestError> {
+        let dir = match shard {
+            Some(s) => format!("{MANIFEST_DIR}/{}", s.name()),
+            None => MANIFEST_DIR.to_string(),
+        };
+        let owner = shard.map(|s| s.name());
         let holder = format!(
             "run {run_id}, pid {}, host {}",
             std::process::id(),
             std::env::var("HOSTNAME").unwrap_or_else(|_| "?".into())
         );
-        let lock = store.lock(&holder)?;
-        let manifest = manifest_key(MANIFEST_FILE);
+        let lock = store.lock(&format!("{dir}/LOCK"), &holder)?;
+        let manifest = format!("{dir}/{MANIFEST_FILE}");
         let mut state: State = match store.get(&manifest)? {
             Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| ManifestError::Corrupt {
                 path: manifest.clone(),
@@ -307,8 +389,14 @@ impl Dataset {
             });
         }
         let mut commits = Vec::new();
-        for key in store.list(&format!("{MANIFEST_DIR}/"))? {
-            let name = key.rsplit('/').next().unwrap_or_default();
+        for key in store.list(&format!("{dir}/"))? {
+            // This manifest's own files: a shard's directory below `_manifest/` is not ours.
+            let Some(name) = key
+                .strip_prefix(&format!("{dir}/"))
+                .filter(|n| !n.contains('/'))
+            else {
+                continue;
+            };
             if name.starts_with('.') && name.ends_with(".tmp") {
                 // A commit or merge that never got renamed into place: it never happened.
                 store.delete(&key)?;
@@ -342,15 +430,33 @@ impl Dataset {
             next_seq = next_seq.max(seq + 1);
             unmerged.push((seq, key, commit.hours));
         }
-        // Whatever is left in _tmp belongs to no commit.
-        store.delete_prefix(&format!("{TMP_DIR}/"))?;
+        // Whatever this manifest's runs left in _tmp belongs to no commit (the other shards'
+        // runs' files are theirs).
+        let mut runs = BTreeSet::new();
+        for key in store.list(&format!("{TMP_DIR}/"))? {
+            if let Some(run) = key.split('/').nth(1)
+                && tmp_owner(run) == owner.as_deref()
+            {
+                runs.insert(run.to_string());
+            }
+        }
+        for run in runs {
+            store.delete_prefix(&format!("{TMP_DIR}/{run}/"))?;
+        }
         let staged = store.staging().join(TMP_DIR);
-        if staged.exists() {
-            std::fs::remove_dir_all(&staged).map_err(io("delete", &staged))?;
+        if let Ok(entries) = std::fs::read_dir(&staged) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if tmp_owner(&name) == owner.as_deref() {
+                    std::fs::remove_dir_all(e.path()).map_err(io("delete", &e.path()))?;
+                }
+            }
         }
         Ok(Self {
             store,
             lock,
+            dir,
+            rollup_lock: Mutex::new(None),
             inner: Mutex::new(Inner {
                 state,
                 unmerged,
@@ -385,11 +491,31 @@ impl Dataset {
 
     /// Decides which of `inputs` to read: new ones, changed ones (to replace) and, with
     /// `reprocess`, all of them; CloudWatch streams only for the ranges not yet read.
-    pub fn plan(&self, inputs: Vec<InputFile>, reprocess: bool) -> Plan {
+    ///
+    /// Inputs that another manifest of the dataset holds (another shard's, or one written
+    /// under another shard count) are not read again here: each source lands once, in the
+    /// manifest of the run that read it first.
+    pub fn plan(&self, inputs: Vec<InputFile>, reprocess: bool) -> Result<Plan, ManifestError> {
+        let others = self.other_states()?;
+        let elsewhere: HashMap<&str, &SourceEntry> = others
+            .iter()
+            .flat_map(|s| s.sources.iter())
+            .map(|(id, e)| (id.as_str(), e))
+            .collect();
         let inner = self.inner();
         let mut plan = Plan::default();
         for input in inputs {
             let Some(held) = inner.state.sources.get(&input.id) else {
+                if let Some(e) = elsewhere.get(input.id.as_str()) {
+                    plan.skipped += 1;
+                    if e.size != input.size || e.version != input.version {
+                        plan.notes.push(format!(
+                            "{}: changed since another shard read it; that shard's run replaces its records",
+                            input.path.display()
+                        ));
+                    }
+                    continue;
+                }
                 plan.read.push(input);
                 continue;
             };
@@ -433,7 +559,7 @@ impl Dataset {
                 plan.skipped += 1;
             }
         }
-        plan
+        Ok(plan)
     }
 
     /// Commits `files` (written under the staging directory's `_tmp/`) with `sources`: after
@@ -537,7 +663,7 @@ impl Dataset {
         // The lock is still this run's, or nothing is committed.
         self.lock.confirm()?;
         commit.seq = inner.next_seq;
-        let key = commit_key(commit.seq);
+        let key = commit_key_in(&self.dir, commit.seq);
         let bytes = serde_json::to_vec(&commit).map_err(|e| ManifestError::Corrupt {
             path: key.clone(),
             message: e.to_string(),
@@ -553,33 +679,92 @@ impl Dataset {
         Ok(())
     }
 
-    /// Every hour the dataset holds records for, by the parts its manifest names.
-    pub fn hours(&self) -> BTreeSet<Hour> {
-        let inner = self.inner();
-        inner
-            .state
-            .sources
-            .values()
-            .flat_map(|s| s.parts.iter())
-            .filter_map(|p| partition_hour(p))
-            .collect()
+    /// The states of the dataset's other manifests: the other shards', and the unsharded one
+    /// for a shard (read now, from the store).
+    fn other_states(&self) -> Result<Vec<State>, ManifestError> {
+        let mut out = Vec::new();
+        for dir in manifest_dirs(self.store.as_ref())? {
+            if dir != self.dir
+                && let Some(state) = read_state(self.store.as_ref(), &dir)?
+            {
+                out.push(state);
+            }
+        }
+        Ok(out)
     }
 
-    /// The Parquet parts of `hours`, by the manifest (keys relative to the root).
-    pub fn parts_of(&self, hours: &BTreeSet<Hour>) -> Vec<String> {
+    /// Every part every manifest of the dataset names (this one's and the other shards').
+    fn all_parts(&self) -> Result<Vec<String>, ManifestError> {
+        let others = self.other_states()?;
         let inner = self.inner();
-        let mut parts: Vec<String> = inner
-            .state
-            .sources
-            .values()
+        let mut parts: Vec<String> = std::iter::once(&inner.state)
+            .chain(others.iter())
+            .flat_map(|s| s.sources.values())
             .flat_map(|s| s.parts.iter())
             .filter(|p| crate::layout::is_part(p))
-            .filter(|p| partition_hour(p).is_some_and(|h| hours.contains(&h)))
             .cloned()
             .collect();
         parts.sort();
         parts.dedup();
-        parts
+        Ok(parts)
+    }
+
+    /// Every hour the dataset holds records for, by the parts its manifests name (all
+    /// shards').
+    pub fn hours(&self) -> Result<BTreeSet<Hour>, ManifestError> {
+        Ok(self
+            .all_parts()?
+            .iter()
+            .filter_map(|p| partition_hour(p))
+            .collect())
+    }
+
+    /// The Parquet parts of `hours`, by the manifests (all shards'; keys relative to the
+    /// root).
+    pub fn parts_of(&self, hours: &BTreeSet<Hour>) -> Result<Vec<String>, ManifestError> {
+        Ok(self
+            .all_parts()?
+            .into_iter()
+            .filter(|p| partition_hour(p).is_some_and(|h| hours.contains(&h)))
+            .collect())
+    }
+
+    /// Takes the rollups' lock (`_manifest/ROLLUPS.LOCK`), waiting up to `wait` while another
+    /// run (another shard) holds it. Rollups are computed by one run at a time, each hour from
+    /// every record committed before, and each run recomputes the hours it committed to after
+    /// its commits: so the last computation of an hour sees all of its records, and the
+    /// rollups are exact across shards.
+    pub fn lock_rollups(
+        &self,
+        run_id: &str,
+        wait: std::time::Duration,
+    ) -> Result<(), ManifestError> {
+        let key = format!("{MANIFEST_DIR}/ROLLUPS.LOCK");
+        let holder = format!("run {run_id}, pid {}", std::process::id());
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match self.store.lock(&key, &holder) {
+                Ok(guard) => {
+                    *self
+                        .rollup_lock
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(guard);
+                    return Ok(());
+                }
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Releases the rollups' lock.
+    pub fn unlock_rollups(&self) {
+        self.rollup_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
     }
 
     /// Puts `report`'s rollup file for `hour` in place, whole (`file`, written under the
@@ -592,6 +777,14 @@ impl Dataset {
         file: Option<&Path>,
     ) -> Result<bool, ManifestError> {
         self.lock.confirm()?;
+        if let Some(l) = self
+            .rollup_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            l.confirm()?;
+        }
         let key = crate::layout::rollup_key(report, hour);
         match file {
             Some(f) => {
@@ -641,7 +834,7 @@ impl Dataset {
             .max()
             .unwrap_or(state.last_seq)
             .max(state.last_seq);
-        let key = manifest_key(MANIFEST_FILE);
+        let key = format!("{}/{MANIFEST_FILE}", self.dir);
         let bytes = serde_json::to_vec(&state).map_err(|e| ManifestError::Corrupt {
             path: key.clone(),
             message: e.to_string(),
@@ -687,9 +880,14 @@ impl Commit {
     }
 }
 
-/// The key (relative to the dataset) of commit `seq`.
+/// The key (relative to the dataset) of commit `seq` of the (unsharded) manifest.
 pub fn commit_key(seq: u64) -> String {
-    manifest_key(&format!("commit-{seq:012}.json"))
+    commit_key_in(MANIFEST_DIR, seq)
+}
+
+/// The key of commit `seq` in the manifest directory `dir`.
+pub fn commit_key_in(dir: &str, seq: u64) -> String {
+    format!("{dir}/commit-{seq:012}.json")
 }
 
 fn rel(root: &Path, path: &Path) -> String {
@@ -790,9 +988,9 @@ mod tests {
         fn staging(&self) -> &Path {
             self.inner.staging()
         }
-        fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, StoreError> {
+        fn lock(&self, key: &str, holder: &str) -> Result<Box<dyn LockGuard>, StoreError> {
             Ok(Box::new(FencedLock {
-                _inner: self.inner.lock(holder)?,
+                _inner: self.inner.lock(key, holder)?,
                 lost: self.lost.clone(),
             }))
         }
@@ -917,14 +1115,14 @@ mod tests {
             "_quarantine/run-a-0.jsonl".into(),
         ];
         ds.inner().state.sources.insert(a.id.clone(), a);
-        let hours = ds.hours();
+        let hours = ds.hours().unwrap();
         assert_eq!(
             hours.iter().copied().collect::<Vec<_>>(),
             [Hour::of(1_616_727_600), Hour::of(1_616_731_200)]
         );
         let first: BTreeSet<Hour> = [Hour::of(1_616_727_600)].into();
         assert_eq!(
-            ds.parts_of(&first),
+            ds.parts_of(&first).unwrap(),
             ["date=2021-03-26/hour=03/part-1.parquet"]
         );
     }

@@ -144,17 +144,22 @@ pub struct ReadError {
 }
 
 /// The Parquet files (keys relative to the dataset's root, sorted, each once) that the
-/// dataset's manifest names: `manifest.json`, then the commits made since its last merge (a
-/// run in progress, or one that stopped before its merge), asked for by number until one is
-/// absent, so a reader makes a GET or two and never a LIST. `get` fetches a key (`None` when
-/// it does not exist). `Ok(None)` when the dataset has no manifest at all.
-pub async fn manifest_parts<F, Fut>(get: F) -> Result<Option<Vec<String>>, ReadError>
+/// dataset's manifests name: for each manifest directory in `dirs` (`_manifest`, and each
+/// shard's `_manifest/shard-I-of-N`), its `manifest.json`, then the commits made since its
+/// last merge (a run in progress, or one that stopped before its merge), asked for by number
+/// until one is absent: a reader makes a GET or two per manifest and never lists the
+/// partitions. `get` fetches a key (`None` when it does not exist). `Ok(None)` when no
+/// manifest exists at all.
+pub async fn manifest_parts<F, Fut>(
+    dirs: &[String],
+    get: F,
+) -> Result<Option<Vec<String>>, ReadError>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<Option<Vec<u8>>, String>>,
 {
     use crate::layout::{MANIFEST_FILE, is_part};
-    use crate::manifest::{Commit, FORMAT_VERSION, State, commit_key, manifest_key};
+    use crate::manifest::{Commit, FORMAT_VERSION, State, commit_key_in};
     let fetch = |key: String| {
         let got = get(key.clone());
         async move {
@@ -164,47 +169,54 @@ where
             })
         }
     };
-    let state_key = manifest_key(MANIFEST_FILE);
     let corrupt = |key: &str, e: serde_json::Error| ReadError {
         key: key.to_string(),
         message: format!("not a vpcflow manifest ({e})"),
     };
-    let mut state: State = match fetch(state_key.clone()).await? {
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| corrupt(&state_key, e))?,
-        None => State::default(),
-    };
-    if state.version > FORMAT_VERSION {
-        return Err(ReadError {
-            key: state_key,
-            message: format!(
-                "format version {} is newer than this vpcflow's {FORMAT_VERSION}",
-                state.version
-            ),
-        });
-    }
-    // Each commit replaces parts of the ones before it: applied in order.
-    let mut seq = state.last_seq + 1;
-    let mut commits = 0;
-    loop {
-        let key = commit_key(seq);
-        let Some(bytes) = fetch(key.clone()).await? else {
-            break;
+    let mut found = false;
+    let mut parts: Vec<String> = Vec::new();
+    for dir in dirs {
+        let state_key = format!("{dir}/{MANIFEST_FILE}");
+        let mut state: State = match fetch(state_key.clone()).await? {
+            Some(bytes) => {
+                found = true;
+                serde_json::from_slice(&bytes).map_err(|e| corrupt(&state_key, e))?
+            }
+            None => State::default(),
         };
-        let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| corrupt(&key, e))?;
-        state.apply(&commit);
-        seq += 1;
-        commits += 1;
+        if state.version > FORMAT_VERSION {
+            return Err(ReadError {
+                key: state_key,
+                message: format!(
+                    "format version {} is newer than this vpcflow's {FORMAT_VERSION}",
+                    state.version
+                ),
+            });
+        }
+        // Each commit replaces parts of the ones before it: applied in order.
+        let mut seq = state.last_seq + 1;
+        loop {
+            let key = commit_key_in(dir, seq);
+            let Some(bytes) = fetch(key.clone()).await? else {
+                break;
+            };
+            let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| corrupt(&key, e))?;
+            state.apply(&commit);
+            found = true;
+            seq += 1;
+        }
+        parts.extend(
+            state
+                .sources
+                .values()
+                .flat_map(|s| s.parts.iter())
+                .filter(|p| is_part(p))
+                .cloned(),
+        );
     }
-    if state.version == 0 && commits == 0 {
+    if !found {
         return Ok(None);
     }
-    let mut parts: Vec<String> = state
-        .sources
-        .values()
-        .flat_map(|s| s.parts.iter())
-        .filter(|p| is_part(p))
-        .cloned()
-        .collect();
     parts.sort();
     parts.dedup();
     Ok(Some(parts))

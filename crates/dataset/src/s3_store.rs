@@ -84,7 +84,12 @@ impl S3Store {
     }
 
     /// Writes the lock object: only if absent (`etag` None) or only over `etag`.
-    fn put_lock(&self, holder: &str, etag: Option<&str>) -> Result<Option<String>, StoreError> {
+    fn put_lock(
+        &self,
+        lock_key: &str,
+        holder: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<String>, StoreError> {
         let body = LockBody {
             holder: holder.to_string(),
             expires: chrono::Utc::now().timestamp() + lease_seconds(),
@@ -94,7 +99,7 @@ impl S3Store {
             .client
             .put_object()
             .bucket(&self.bucket)
-            .key(self.key(LOCK_KEY))
+            .key(self.key(lock_key))
             .body(ByteStream::from(bytes));
         let req = match etag {
             Some(e) => req.if_match(e),
@@ -111,12 +116,10 @@ impl S3Store {
             {
                 Ok(None)
             }
-            Err(e) => Err(s3_err("PutObject", self.uri(LOCK_KEY), describe(&e))),
+            Err(e) => Err(s3_err("PutObject", self.uri(lock_key), describe(&e))),
         }
     }
 }
-
-const LOCK_KEY: &str = "_manifest/LOCK";
 
 fn is_precondition_failed<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> bool
 where
@@ -132,6 +135,8 @@ where
 /// What the holder of the S3 lock knows of it.
 struct LockState {
     store: S3Store,
+    /// The lock object's key.
+    key: String,
     holder: String,
     /// The lock object's ETag as this run last wrote it.
     etag: std::sync::Mutex<String>,
@@ -159,7 +164,7 @@ impl LockState {
             .etag
             .lock()
             .map_err(|_| self.lost("the lock's state was poisoned"))?;
-        match self.store.put_lock(&self.holder, Some(&etag))? {
+        match self.store.put_lock(&self.key, &self.holder, Some(&etag))? {
             Some(e) => {
                 *etag = e;
                 Ok(())
@@ -197,7 +202,7 @@ impl Drop for S3Lock {
                     .client
                     .delete_object()
                     .bucket(&store.bucket)
-                    .key(store.key(LOCK_KEY))
+                    .key(store.key(&self.state.key))
                     .if_match(etag.as_str())
                     .send(),
             );
@@ -209,24 +214,24 @@ impl S3Store {
     /// Reads the lock object: its holder and lease end, and its ETag. A lock that cannot be
     /// read whole is an error, never an empty lock; one that cannot be parsed counts as held
     /// until its last modification plus the lease.
-    fn read_lock(&self) -> Result<(Option<LockBody>, i64, String), StoreError> {
+    fn read_lock(&self, lock_key: &str) -> Result<(Option<LockBody>, i64, String), StoreError> {
         let out = self
             .rt
             .block_on(
                 self.client
                     .get_object()
                     .bucket(&self.bucket)
-                    .key(self.key(LOCK_KEY))
+                    .key(self.key(lock_key))
                     .send(),
             )
-            .map_err(|e| s3_err("GetObject", self.uri(LOCK_KEY), describe(&e)))?;
+            .map_err(|e| s3_err("GetObject", self.uri(lock_key), describe(&e)))?;
         let etag = out.e_tag().unwrap_or_default().to_string();
         let modified = out.last_modified().map(|t| t.secs());
         // A body cut in the middle (a network fault) is unreadable, not empty: it counts as held.
         let body = match self.rt.block_on(out.body.collect()) {
             Ok(bytes) => serde_json::from_slice::<LockBody>(&bytes.into_bytes()).ok(),
             Err(e) => {
-                tracing::warn!("{}: the lock could not be read ({e})", self.uri(LOCK_KEY));
+                tracing::warn!("{}: the lock could not be read ({e})", self.uri(lock_key));
                 None
             }
         };
@@ -247,17 +252,17 @@ impl Store for S3Store {
         self.staging.path()
     }
 
-    fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, StoreError> {
-        let etag = match self.put_lock(holder, None)? {
+    fn lock(&self, key: &str, holder: &str) -> Result<Box<dyn LockGuard>, StoreError> {
+        let etag = match self.put_lock(key, holder, None)? {
             Some(etag) => etag,
             None => {
                 // Held, or left behind by a run that died: take it over once it has expired.
-                let (body, expires, etag) = self.read_lock()?;
+                let (body, expires, etag) = self.read_lock(key)?;
                 let now = chrono::Utc::now().timestamp();
                 let taken = if expires > now {
                     None
                 } else {
-                    self.put_lock(holder, Some(&etag))?
+                    self.put_lock(key, holder, Some(&etag))?
                 };
                 match taken {
                     Some(etag) => etag,
@@ -266,7 +271,7 @@ impl Store for S3Store {
                             .map(|t| t.to_rfc3339())
                             .unwrap_or_default();
                         return Err(StoreError::Locked {
-                            location: self.location(),
+                            location: self.uri(key),
                             holder: match body {
                                 Some(b) => format!("{}; its lease ends at {until}", b.holder),
                                 None => format!(
@@ -280,6 +285,7 @@ impl Store for S3Store {
         };
         let state = Arc::new(LockState {
             store: self.clone(),
+            key: key.to_string(),
             holder: holder.to_string(),
             etag: std::sync::Mutex::new(etag),
             lost: AtomicBool::new(false),

@@ -126,9 +126,10 @@ pub trait Store: Send + Sync {
     /// A local directory for files being written; for a local store, the root itself, so
     /// that putting a file in place is a rename.
     fn staging(&self) -> &Path;
-    /// Takes the dataset's lock for `holder`, or fails with [`StoreError::Locked`] at once.
-    /// The lock is released when the guard is dropped (or the process dies).
-    fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, StoreError>;
+    /// Takes the lock at `key` (the dataset's `_manifest/LOCK`, a shard's, or the rollups')
+    /// for `holder`, or fails with [`StoreError::Locked`] at once. The lock is released when
+    /// the guard is dropped (or the process dies).
+    fn lock(&self, key: &str, holder: &str) -> Result<Box<dyn LockGuard>, StoreError>;
     /// The object at `key`, if any.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes `key` whole: a reader sees the old content or the new, never part.
@@ -181,8 +182,9 @@ impl Store for LocalStore {
         &self.root
     }
 
-    fn lock(&self, holder: &str) -> Result<Box<dyn LockGuard>, StoreError> {
-        let dir = self.root.join(crate::layout::MANIFEST_DIR);
+    fn lock(&self, key: &str, holder: &str) -> Result<Box<dyn LockGuard>, StoreError> {
+        let path = under_root(&self.root, key)?;
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
         std::fs::create_dir_all(&dir).map_err(io("create directory", &dir))?;
         if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
             return Err(StoreError::failed(
@@ -191,7 +193,6 @@ impl Store for LocalStore {
                 "is a symbolic link: a dataset's manifest is never written through one",
             ));
         }
-        let path = dir.join("LOCK");
         let mut lock = open_nofollow(&path, false).map_err(io("open", &path))?;
         match lock.try_lock() {
             Ok(()) => {}

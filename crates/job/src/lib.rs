@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use vpcflow_aws::{AwsContext, AwsOptions, S3Location};
 use vpcflow_dataset::InputFile;
-use vpcflow_dataset::layout::{Hour, TMP_DIR, rollup_prefix};
+use vpcflow_dataset::layout::{Hour, Shard, TMP_DIR, rollup_prefix};
 use vpcflow_dataset::manifest::{Dataset, ManifestError};
 use vpcflow_dataset::s3_store::S3Store;
 use vpcflow_dataset::store::{LocalStore, Store, StoreError};
@@ -78,6 +78,9 @@ pub struct JobSpec {
     pub stage_bytes: Option<usize>,
     /// Reports kept as hourly rollups.
     pub rollups: Vec<String>,
+    /// Ingest as one shard of several: only the sources this shard owns, into its own
+    /// manifest beside the others' under the same dataset.
+    pub shard: Option<Shard>,
     /// The inventory directory the rollups' reports read.
     pub inventory: Option<PathBuf>,
     /// A price table for cross-az-cost.
@@ -233,7 +236,10 @@ pub fn execute(
 
     // The output next: a dataset that cannot be written, or that another run holds, stops
     // the job before any source is listed.
-    let run_id = vpcflow_source::ingest::new_run_id();
+    let run_id = match spec.shard {
+        Some(shard) => format!("{}-{}", shard.name(), vpcflow_source::ingest::new_run_id()),
+        None => vpcflow_source::ingest::new_run_id(),
+    };
     let remote_out = spec.out.starts_with("s3://");
     let aws = if s3_uris.is_empty() && cw_uris.is_empty() && !remote_out {
         None
@@ -247,8 +253,8 @@ pub fn execute(
                 .with_context(|| format!("output {}", spec.out))?,
         ),
     };
-    let dataset =
-        Dataset::open_store(store, &run_id).with_context(|| format!("output {}", spec.out))?;
+    let dataset = Dataset::open_shard(store, &run_id, spec.shard)
+        .with_context(|| format!("output {}", spec.out))?;
     tracing::info!(run = %run_id, dataset = %spec.out, "dataset opened");
 
     let s3 = match &aws {
@@ -328,7 +334,12 @@ pub fn execute(
     for note in &notes {
         tracing::warn!("{note}");
     }
-    let plan = dataset.plan(files, spec.reprocess);
+    if let Some(shard) = spec.shard {
+        let listed = files.len();
+        files.retain(|f| shard.owns(&shard_key(f)));
+        tracing::info!(shard = %shard, listed, owned = files.len(), "sharded");
+    }
+    let plan = dataset.plan(files, spec.reprocess)?;
     tracing::info!(
         to_read = plan.read.len(),
         skipped = plan.skipped,
@@ -390,7 +401,13 @@ pub fn execute(
             "updating the rollups"
         );
         watcher.rollups_started(hours.len(), &names);
-        let written = update_rollups(&dataset, &rollups, &hours, &session, &tmp, remote_out);
+        // One run's rollups at a time (the shards', or a run beside them): each hour is then
+        // computed from every record committed before, and the last computation is exact.
+        let written = dataset
+            .lock_rollups(&run_id, ROLLUP_LOCK_WAIT)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| update_rollups(&dataset, &rollups, &hours, &session, &tmp, remote_out));
+        dataset.unlock_rollups();
         watcher.rollups_finished();
         let written = written.context("updating the rollups")?;
         tracing::info!(hours = hours.len(), files = written, "rollups updated");
@@ -437,7 +454,10 @@ fn update_rollups(
             }
         }
         let hours = if rewrite {
-            all.get_or_insert_with(|| dataset.hours()).clone()
+            match &all {
+                Some(a) => a.clone(),
+                None => all.insert(dataset.hours()?).clone(),
+            }
         } else {
             stale.clone()
         };
@@ -447,14 +467,17 @@ fn update_rollups(
         let needed: BTreeSet<Hour> = plan.iter().flat_map(|(_, h)| h.iter().copied()).collect();
         let mirror = dataset.staging().join("mirror");
         std::fs::create_dir_all(&mirror)?;
-        for key in dataset.parts_of(&needed) {
+        for key in dataset.parts_of(&needed)? {
             let local = mirror.join(&key);
             if let Some(dir) = local.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let bytes = store
-                .get(&key)?
-                .with_context(|| format!("{}/{key}: vanished", store.location()))?;
+            // Another shard's part named by a commit whose files it has not moved yet: that
+            // shard recomputes the hour itself once they are in place.
+            let Some(bytes) = store.get(&key)? else {
+                tracing::warn!("{}/{key}: not in place yet; skipped", store.location());
+                continue;
+            };
             std::fs::write(&local, bytes)?;
         }
         mirror
@@ -474,6 +497,31 @@ fn update_rollups(
         let _ = std::fs::remove_dir_all(&root);
     }
     Ok(changed)
+}
+
+/// How long a run waits for another run's (another shard's) rollups to finish.
+const ROLLUP_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// What decides which shard owns an input: its account, region and flow log where its name
+/// says them (AWS's `ACCOUNT_vpcflowlogs_REGION_FLOWLOGID_...` objects, in S3 or copied
+/// locally), the log group of a CloudWatch Logs stream, else the input itself. Stable as
+/// sources are added: one flow log's objects stay with one shard.
+pub fn shard_key(f: &InputFile) -> String {
+    let name = f.id.rsplit('/').next().unwrap_or(&f.id);
+    let mut parts = name.split('_');
+    if let (Some(account), Some("vpcflowlogs"), Some(region), Some(flow_log)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+        && flow_log.starts_with("fl-")
+    {
+        return format!("{account}/{region}/{flow_log}");
+    }
+    if let Some(rest) = f.id.strip_prefix("cloudwatch://") {
+        // cloudwatch://GROUP/STREAM: the group (whose name may hold `/`) without its stream.
+        if let Some((group, _)) = rest.rsplit_once('/') {
+            return format!("cloudwatch://{group}");
+        }
+    }
+    f.id.clone()
 }
 
 /// The flow logs' own LogFormat for the log groups, else AWS's default format.
@@ -546,4 +594,29 @@ pub fn describe(err: &anyhow::Error) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(id: &str) -> InputFile {
+        InputFile {
+            id: id.to_string(),
+            ..InputFile::default()
+        }
+    }
+
+    #[test]
+    fn a_flow_logs_objects_share_one_owner() {
+        let a = "s3://b/AWSLogs/111122223333/vpcflowlogs/eu-west-1/2025/12/01/111122223333_vpcflowlogs_eu-west-1_fl-0abc_20251201T0005Z_1a2b3c4d.log.gz";
+        let b = "/data/111122223333_vpcflowlogs_eu-west-1_fl-0abc_20251202T0105Z_99999999.log.gz";
+        assert_eq!(shard_key(&input(a)), "111122223333/eu-west-1/fl-0abc");
+        assert_eq!(shard_key(&input(a)), shard_key(&input(b)));
+        assert_eq!(
+            shard_key(&input("cloudwatch:///vpc/flow-logs/eni-1-all")),
+            "cloudwatch:///vpc/flow-logs"
+        );
+        assert_eq!(shard_key(&input("/data/other.log")), "/data/other.log");
+    }
 }

@@ -96,7 +96,23 @@ impl S3Dataset {
                 }
             }
         };
-        let parts = vpcflow_dataset::read::manifest_parts(get)
+        // The shards' manifests, if any: one LIST of `_manifest/`, never of the partitions.
+        let manifest_dir = vpcflow_dataset::layout::MANIFEST_DIR;
+        let listed = ds
+            .store
+            .list_with_delimiter(Some(&ds.path(&format!("{manifest_dir}/"))))
+            .await;
+        let mut dirs = vec![manifest_dir.to_string()];
+        if let Ok(listed) = &listed {
+            for p in &listed.common_prefixes {
+                if let Some(name) = p.filename()
+                    && vpcflow_dataset::layout::Shard::from_name(name).is_some()
+                {
+                    dirs.push(format!("{manifest_dir}/{name}"));
+                }
+            }
+        }
+        let parts = vpcflow_dataset::read::manifest_parts(&dirs, get)
             .await
             .map_err(|e| dataset_err(&ds.location, e))?
             .ok_or_else(|| {
@@ -112,6 +128,15 @@ impl S3Dataset {
                     ),
                 )
             })?;
+        if let Err(e) = listed {
+            // A dataset whose manifest is there but whose shards cannot be listed.
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or_default().to_string();
+            return Err(dataset_err(
+                &ds.location,
+                format!("{manifest_dir}/: {first}"),
+            ));
+        }
         ds.parts = parts;
         Ok(ds)
     }

@@ -98,6 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         commit_every: args.commit_every,
         stage_bytes: args.stage_bytes,
         rollups: args.rollup,
+        shard: None,
         inventory: args.inventory,
         prices: args.prices,
     };

@@ -55,6 +55,36 @@ pub struct Args {
     /// last_hours window as the times it stands for now), without running it.
     #[arg(long)]
     check: bool,
+    /// Run as shard I of N (I from 0): only the sources this shard owns (by account, region
+    /// and flow log), into its own manifest beside the other shards' under the same dataset.
+    /// `auto/N` takes I from AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array jobs) or
+    /// JOB_COMPLETION_INDEX (Kubernetes indexed Jobs).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+}
+
+/// `--shard I/N`, or `auto/N` with I from the scheduler's array index.
+fn parse_shard(s: &str) -> anyhow::Result<vpcflow_dataset::layout::Shard> {
+    let resolved = match s.strip_prefix("auto/") {
+        Some(n) => {
+            let (var, i) = ["AWS_BATCH_JOB_ARRAY_INDEX", "JOB_COMPLETION_INDEX"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok().map(|i| (*v, i)))
+                .with_context(|| {
+                    format!(
+                        "--shard {s}: neither AWS_BATCH_JOB_ARRAY_INDEX nor JOB_COMPLETION_INDEX is set"
+                    )
+                })?;
+            anyhow::ensure!(
+                i.trim().parse::<u32>().is_ok(),
+                "--shard {s}: {var}={i:?} is not a shard index"
+            );
+            format!("{}/{n}", i.trim())
+        }
+        None => s.to_string(),
+    };
+    vpcflow_dataset::layout::Shard::parse(&resolved)
+        .with_context(|| format!("--shard {resolved}: expected I/N with 0 <= I < N (or auto/N)"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -251,6 +281,7 @@ fn load(path: &Path, reprocess: bool) -> anyhow::Result<(JobSpec, LogConfig)> {
         commit_every,
         stage_bytes: None,
         rollups: config.rollups,
+        shard: None,
         inventory: config.inventory.map(|p| resolve(base, &p)),
         prices: config.prices.map(|p| resolve(base, &p)),
     };
@@ -429,7 +460,10 @@ fn window(w: &Window) -> anyhow::Result<(Option<i64>, Option<i64>)> {
 }
 
 pub fn run(args: Args, log: &super::LogArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load(&args.config, args.reprocess);
+    let loaded = load(&args.config, args.reprocess).and_then(|(mut spec, log)| {
+        spec.shard = args.shard.as_deref().map(parse_shard).transpose()?;
+        Ok((spec, log))
+    });
     // Logging as the config asks, unless the command line says otherwise.
     let log_config = loaded.as_ref().map(|(_, l)| l).ok();
     super::init_logging(
@@ -487,6 +521,10 @@ pub fn run(args: Args, log: &super::LogArgs) -> anyhow::Result<ExitCode> {
             "done"
         );
     }
-    writeln!(out, "{}", job::summary_json(summary, error, &spec.out))?;
+    let mut line = job::summary_json(summary, error, &spec.out);
+    if let (Some(shard), Some(obj)) = (spec.shard, line.as_object_mut()) {
+        obj.insert("shard".into(), shard.to_string().into());
+    }
+    writeln!(out, "{line}")?;
     Ok(job::exit_code(summary, error))
 }
