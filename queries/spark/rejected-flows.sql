@@ -3,11 +3,11 @@
 -- src_ip is the packet's original source (pkt-srcaddr where logged). A source that tried 20
 -- or more distinct ports in the range is a scan suspect.
 -- The rejected records are summed once into rejected_groups (per report row, destination and
--- reject reason), which the query below reads twice (per source, and per report row).
+-- reject reason), cached, and read twice below (per source, and per report row).
 -- DataFusion's string_agg(DISTINCT ... ORDER BY ...) is collect_set, sorted and joined here
 -- (NULL where the group has no reason). Spark sorts NULLs first in ascending order and
 -- DataFusion last: the ORDER BY says which.
-CACHE TABLE rejected_groups AS
+CREATE OR REPLACE TEMPORARY VIEW rejected_groups AS
 SELECT COALESCE(pkt_srcaddr, srcaddr) AS src_ip,
        COALESCE(pkt_dstaddr, dstaddr) AS dst_ip,
        dstport, protocol, interface_id, reject_reason,
@@ -21,6 +21,8 @@ SELECT COALESCE(pkt_srcaddr, srcaddr) AS src_ip,
 FROM flows_unique
 WHERE action = 'REJECT' AND log_status = 'OK'
 GROUP BY 1, 2, dstport, protocol, interface_id, reject_reason;
+
+CACHE TABLE rejected_groups;
 
 WITH sources AS (
   SELECT src_ip, COUNT(DISTINCT dstport) AS ports_tried, COUNT(DISTINCT dst_ip) AS hosts_tried
