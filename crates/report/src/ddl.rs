@@ -76,8 +76,27 @@ struct Table<'a> {
 }
 
 /// The statements that make `database` with the flows table and one table per rollup, over
-/// the dataset at `location` (its root: `s3://BUCKET/PREFIX`).
-pub async fn ddl(engine: Engine, location: &str, database: &str) -> Result<String, QueryError> {
+/// the dataset at `location` (its root: `s3://BUCKET/PREFIX`). `rollups` names the reports
+/// whose rollup tables to make (those the dataset keeps); empty, every report's. Spark's and
+/// Trino's partition discovery fails on a table whose folder does not exist.
+pub async fn ddl(
+    engine: Engine,
+    location: &str,
+    database: &str,
+    rollups: &[String],
+) -> Result<String, QueryError> {
+    for r in rollups {
+        if !REPORTS.iter().any(|k| k.name == r) {
+            return Err(QueryError::Invalid(format!(
+                "unknown report {r:?} for --rollup; the reports are: {}",
+                REPORTS
+                    .iter()
+                    .map(|k| k.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     if engine == Engine::Athena && !location.starts_with("s3://") {
         return Err(QueryError::Invalid(format!(
             "{location}: Athena reads tables in S3; give --location s3://BUCKET/PREFIX"
@@ -85,7 +104,7 @@ pub async fn ddl(engine: Engine, location: &str, database: &str) -> Result<Strin
     }
     let root = location.trim_end_matches('/');
     let flows = vpcflow_arrow::flow_schema();
-    let rollups = rollup_schemas().await?;
+    let rollups = rollup_schemas(rollups).await?;
     let mut tables = vec![Table {
         name: "flows".into(),
         dir: String::new(),
@@ -204,10 +223,14 @@ fn table_ddl(
     Ok(())
 }
 
-/// Each report's rollup schema (`hour_start`, then the report's columns).
-async fn rollup_schemas() -> Result<Vec<(&'static str, SchemaRef)>, QueryError> {
+/// The rollup schema (`hour_start`, then the report's columns) of each report in `only`, or of
+/// every report when `only` is empty.
+async fn rollup_schemas(only: &[String]) -> Result<Vec<(&'static str, SchemaRef)>, QueryError> {
     let mut out = Vec::new();
     for r in REPORTS {
+        if !only.is_empty() && !only.iter().any(|o| o == r.name) {
+            continue;
+        }
         out.push((r.name, crate::rollup::columns(r).await?));
     }
     Ok(out)
@@ -219,7 +242,7 @@ mod tests {
 
     #[tokio::test]
     async fn athena_ddl_projects_partitions_and_types_every_column() {
-        let text = ddl(Engine::Athena, "s3://lake/flows/", "vpcflow")
+        let text = ddl(Engine::Athena, "s3://lake/flows/", "vpcflow", &[])
             .await
             .unwrap();
         assert!(
@@ -264,19 +287,37 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("`hop_type` string"), "{text}");
-        let e = ddl(Engine::Athena, "/data/lake", "vpcflow")
+        let e = ddl(Engine::Athena, "/data/lake", "vpcflow", &[])
             .await
             .unwrap_err();
         assert!(e.to_string().contains("Athena reads tables in S3"), "{e}");
     }
 
     #[tokio::test]
+    async fn rollup_tables_can_be_limited_to_those_the_dataset_keeps() {
+        let only = vec!["rejected-flows".to_string()];
+        let spark = ddl(Engine::Spark, "file:///data/lake", "vpcflow", &only)
+            .await
+            .unwrap();
+        assert_eq!(spark.matches("CREATE TABLE").count(), 2, "{spark}");
+        assert!(
+            spark.contains("LOCATION 'file:///data/lake/_rollups/rejected-flows/';"),
+            "{spark}"
+        );
+        assert!(!spark.contains("rollup_interface_traffic"), "{spark}");
+        let e = ddl(Engine::Spark, "/data", "vpcflow", &["nope".to_string()])
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown report \"nope\""), "{e}");
+    }
+
+    #[tokio::test]
     async fn spark_and_trino_ddl_list_the_partition_columns() {
-        let spark = ddl(Engine::Spark, "s3a://lake/flows", "vpcflow")
+        let spark = ddl(Engine::Spark, "s3a://lake/flows", "vpcflow", &[])
             .await
             .unwrap();
         assert!(spark.contains("  `date` string,\n  `hour` string\n)\nUSING PARQUET\nPARTITIONED BY (`date`, `hour`)\nLOCATION 's3a://lake/flows/';\nMSCK REPAIR TABLE `vpcflow`.`flows`;"), "{spark}");
-        let trino = ddl(Engine::Trino, "s3://lake/flows", "vpcflow")
+        let trino = ddl(Engine::Trino, "s3://lake/flows", "vpcflow", &[])
             .await
             .unwrap();
         assert!(

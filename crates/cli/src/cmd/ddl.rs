@@ -21,6 +21,11 @@ pub struct Args {
     /// The database (Athena, Spark) or schema (Trino) to create the tables in.
     #[arg(long, value_name = "NAME", default_value = "vpcflow")]
     database: String,
+    /// Make the rollup table of REPORT only (repeatable): the rollups the dataset keeps (those
+    /// its ingest or job was given). Without it, a table for every report's rollup; Spark's
+    /// and Trino's partition discovery fails on one whose folder does not exist.
+    #[arg(long, value_name = "REPORT")]
+    rollup: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -47,7 +52,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let rt = super::runtime()?;
     let text = rt
-        .block_on(ddl::ddl(engine, &args.location, &args.database))
+        .block_on(ddl::ddl(
+            engine,
+            &args.location,
+            &args.database,
+            &args.rollup,
+        ))
         .context("ddl")?;
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
