@@ -8,7 +8,7 @@
 # ~/.cargo/bin) and Zig (the `ziglang` package from PyPI, into the project's .venv), which
 # cargo-zigbuild uses as the C compiler and linker for the chosen glibc.
 #
-# Usage: bash scripts/release.sh [TARGET...]
+# Usage: bash scripts/release.sh [TARGET...]     (CARGO_TARGET_DIR is honoured)
 #   default targets: x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
 # Not part of scripts/test.sh or CI: a cross build of both targets takes a long time.
 set -euo pipefail
@@ -28,7 +28,7 @@ for target in "${targets[@]}"; do
   rustup target add "$target" >/dev/null
   echo "building $target (glibc $glibc) ..." >&2
   cargo zigbuild --release --locked -p vpcflow-cli --bin vpcflow --target "$target.$glibc"
-  bin="target/$target/release/vpcflow"
+  bin="${CARGO_TARGET_DIR:-target}/$target/release/vpcflow"
   bash scripts/check-glibc.sh "$glibc" "$bin"
   name="vpcflow-$version-$target"
   rm -rf "dist/$name"
