@@ -43,8 +43,11 @@ $err"
 
 # 1. Linked for 2.26: runs, imports versioned symbols, passes.
 bin="$(probe 2.26)"
-"$bin" | grep -q '^glibc-probe ok:' || fail "$bin did not run"
-objdump -T "$bin" | grep -qE 'GLIBC_2\.2\.5\)? +pow$' \
+ran="$("$bin")" || fail "$bin did not run"
+grep -q '^glibc-probe ok:' <<<"$ran" || fail "$bin printed: $ran"
+# Read the whole table first: `objdump | grep -q` would fail under pipefail (SIGPIPE).
+syms="$(objdump -T "$bin")"
+grep -qE 'GLIBC_2\.2\.5\)? +pow$' <<<"$syms" \
   || fail "$bin does not import pow@GLIBC_2.2.5: not linked against glibc 2.26's versions"
 check 2.26 "$bin"
 [ "$rc" = 0 ] || fail "check-glibc.sh 2.26 rejected $bin (status $rc): $err"
@@ -53,7 +56,8 @@ echo "ok: probe linked for glibc 2.26 passes: $out"
 
 # 2. Linked for 2.34: fails with status 1, naming the newer symbols.
 bin="$(probe 2.34)"
-"$bin" | grep -q '^glibc-probe ok:' || fail "$bin did not run"
+ran="$("$bin")" || fail "$bin did not run"
+grep -q '^glibc-probe ok:' <<<"$ran" || fail "$bin printed: $ran"
 check 2.26 "$bin"
 [ "$rc" = 1 ] || fail "check-glibc.sh 2.26 passed $bin (status $rc), which needs glibc 2.34"
 grep -q "needs glibc 2.34, above 2.26; symbols:" <<<"$err" || fail "unexpected message: $err"
@@ -66,7 +70,7 @@ fi
 echo "ok: probe linked for glibc 2.34 fails with status 1 and names the symbols above 2.26"
 
 # 3. The host-linked debug binary.
-host="$(ldd --version | head -n 1 | grep -oE '[0-9]+\.[0-9]+$')"
+host="$(ldd --version 2>&1 | sed -n '1s/.* \([0-9][0-9]*\.[0-9][0-9]*\)$/\1/p')"
 bin=target/debug/vpcflow
 [ -f "$bin" ] || cargo build --quiet -p vpcflow-cli --bin vpcflow
 check 2.26 "$bin"
