@@ -8,7 +8,7 @@
 # ~/.cargo/bin) and Zig (the `ziglang` package from PyPI, into the project's .venv), which
 # cargo-zigbuild uses as the C compiler and linker for the chosen glibc.
 #
-# Usage: bash scripts/release.sh [TARGET...]
+# Usage: bash scripts/release.sh [TARGET...]     (CARGO_TARGET_DIR is honoured)
 #   default targets: x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
 # Not part of scripts/test.sh or CI: a cross build of both targets takes a long time.
 set -euo pipefail
@@ -18,18 +18,8 @@ glibc="${VPCFLOW_GLIBC:-2.26}"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu)
 
-bash scripts/python-env.sh >/dev/null
+source scripts/zig-env.sh
 venv="$root/.venv"
-if ! "$venv/bin/python" -c "import ziglang" 2>/dev/null; then
-  echo "installing ziglang into $venv ..." >&2
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "ziglang==0.13.0"
-fi
-# cargo-zigbuild finds Zig through `python -m ziglang` when no `zig` is on PATH.
-export PATH="$venv/bin:$PATH"
-if ! command -v cargo-zigbuild >/dev/null; then
-  echo "installing cargo-zigbuild ..." >&2
-  cargo install --locked cargo-zigbuild
-fi
 
 version="$(cargo metadata --no-deps --format-version 1 \
   | "$venv/bin/python" -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="vpcflow-cli"))')"
@@ -38,7 +28,7 @@ for target in "${targets[@]}"; do
   rustup target add "$target" >/dev/null
   echo "building $target (glibc $glibc) ..." >&2
   cargo zigbuild --release --locked -p vpcflow-cli --bin vpcflow --target "$target.$glibc"
-  bin="target/$target/release/vpcflow"
+  bin="${CARGO_TARGET_DIR:-target}/$target/release/vpcflow"
   bash scripts/check-glibc.sh "$glibc" "$bin"
   name="vpcflow-$version-$target"
   rm -rf "dist/$name"
