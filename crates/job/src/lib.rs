@@ -34,19 +34,6 @@ pub trait Watcher: Sync {
     fn rollups_finished(&self);
 }
 
-/// A [`Watcher`] that shows nothing.
-pub struct Quiet;
-
-impl Watcher for Quiet {
-    fn reading(&self, _: &Progress, done: &AtomicBool) {
-        while !done.load(Ordering::Relaxed) {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-    fn rollups_started(&self, _: usize, _: &[&str]) {}
-    fn rollups_finished(&self) {}
-}
-
 /// Everything one run needs.
 #[derive(Debug, Clone, Default)]
 pub struct JobSpec {
@@ -100,7 +87,8 @@ impl<E: Into<anyhow::Error>> From<E> for JobError {
     fn from(e: E) -> Self {
         let error: anyhow::Error = e.into();
         // IngestError::Manifest names its ManifestError as its source: the chain reaches it.
-        // The chain reaches the ManifestError (its StoreError is transparent) or a StoreError.
+        // The lock's StoreError is in the chain, or inside a ManifestError (as its transparent
+        // cause it is not a link of its own).
         let locked = error.chain().any(|c| {
             matches!(
                 c.downcast_ref::<StoreError>(),
@@ -108,11 +96,6 @@ impl<E: Into<anyhow::Error>> From<E> for JobError {
             ) || matches!(
                 c.downcast_ref::<ManifestError>(),
                 Some(ManifestError::Store(StoreError::Locked { .. }))
-            ) || matches!(
-                c.downcast_ref::<vpcflow_source::IngestError>(),
-                Some(vpcflow_source::IngestError::Manifest(ManifestError::Store(
-                    StoreError::Locked { .. }
-                )))
             )
         });
         Self { error, locked }
