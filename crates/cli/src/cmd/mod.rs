@@ -363,6 +363,23 @@ pub fn format_size(bytes: u64) -> String {
     bytes.to_string()
 }
 
+/// How `--output table` fits a result to the terminal: `columns` first (a report's default
+/// set), every column with `wide`, at most `limit` rows (default
+/// [`vpcflow_report::table::DEFAULT_TABLE_ROWS`]), with a note on how to see more.
+pub fn terminal_table(
+    columns: Option<Vec<String>>,
+    wide: bool,
+    limit: Option<usize>,
+) -> vpcflow_report::table::TableOptions {
+    vpcflow_report::table::TableOptions {
+        columns,
+        wide,
+        width: terminal_width(),
+        limit: Some(limit.unwrap_or(vpcflow_report::table::DEFAULT_TABLE_ROWS)),
+        more_rows_hint: Some("--limit N shows more, --output csv every row".into()),
+    }
+}
+
 pub use vpcflow_report::reports::did_you_mean;
 
 /// A report by name; a misspelled name gets a suggestion.

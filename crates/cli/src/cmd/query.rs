@@ -109,16 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match args.output {
         Output::Table => {
-            let opts = vpcflow_report::table::TableOptions {
-                columns: None,
-                wide: args.wide,
-                width: super::terminal_width(),
-                limit: Some(
-                    args.limit
-                        .unwrap_or(vpcflow_report::table::DEFAULT_TABLE_ROWS),
-                ),
-                more_rows_hint: Some("--limit N shows more, --output csv every row".into()),
-            };
+            let opts = super::terminal_table(None, args.wide, args.limit);
             vpcflow_report::table::write_table(&mut out, &schema, &batches, &opts)?;
         }
         other => {

@@ -115,17 +115,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if table {
-        let opts = vpcflow_report::table::TableOptions {
-            columns: vpcflow_report::table::report_columns(report.name)
-                .map(|c| c.iter().map(|s| s.to_string()).collect()),
-            wide: args.wide,
-            width: super::terminal_width(),
-            limit: Some(
-                args.limit
-                    .unwrap_or(vpcflow_report::table::DEFAULT_TABLE_ROWS),
-            ),
-            more_rows_hint: Some("--limit N shows more, --output csv every row".into()),
-        };
+        let columns = vpcflow_report::table::report_columns(report.name)
+            .map(|c| c.iter().map(|s| s.to_string()).collect());
+        let opts = super::terminal_table(columns, args.wide, args.limit);
         vpcflow_report::table::write_table(&mut out, &schema, &batches, &opts)?;
     } else {
         vpcflow_report::write_output(&mut out, &schema, &batches, args.output.into())?;
