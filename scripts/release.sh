@@ -27,9 +27,10 @@ mkdir -p dist
 for target in "${targets[@]}"; do
   rustup target add "$target" >/dev/null
   echo "building $target (glibc $glibc) ..." >&2
-  cargo zigbuild --release --locked -p vpcflow-cli --bin vpcflow --target "$target.$glibc"
-  bin="${CARGO_TARGET_DIR:-target}/$target/release/vpcflow"
+  cargo zigbuild --profile dist --locked -p vpcflow-cli --bin vpcflow --target "$target.$glibc"
+  bin="${CARGO_TARGET_DIR:-target}/$target/dist/vpcflow"
   bash scripts/check-glibc.sh "$glibc" "$bin"
+  echo "$target: $(stat -c %s "$bin") bytes (profile dist: fat LTO, stripped)" >&2
   name="vpcflow-$version-$target"
   rm -rf "dist/$name"
   mkdir -p "dist/$name"
