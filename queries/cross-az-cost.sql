@@ -9,9 +9,14 @@
 --    - else the next ENI's ingress record: where the sender is not logged (none of its
 --      addresses, seen as srcaddr or pkt-srcaddr of egress records or listed in the
 --      inventory for an ENI with records, is the source), or where the next ENI received
---      packets addressed beyond it (pkt-dstaddr <> dstaddr, or a NAT gateway ENI) and the
---      sender's own records name no next hop: a NAT gateway's ingress record of an
---      instance's internet-bound packets is the evidence for the instance->NAT leg.
+--      packets addressed beyond it (a NAT gateway ENI, or pkt-dstaddr <> dstaddr where
+--      pkt-dstaddr is none of the ENI's own addresses) and the sender's own records name no
+--      next hop: a NAT gateway's ingress record of an instance's internet-bound packets is
+--      the evidence for the instance->NAT leg. A pod's packets to its node's ENI (pkt-dstaddr
+--      the pod's secondary address, dstaddr the node's primary, as AWS logs them) are
+--      addressed to that ENI: the sender's egress record, whose dstaddr is the pod, counts.
+--      An ENI's own addresses are those the inventory lists for it and those it sends from
+--      (srcaddr, and pkt-srcaddr unless it is an intermediate ENI).
 --  * Every address is looked up in the VPC of the record that names it (the same private
 --    address in two VPCs is two hosts), or in the one other VPC that holds it (peering).
 --  * The peer's AZ, in order: next-hop-az-id, the ENI inventory (every address an ENI owns:
@@ -66,17 +71,27 @@ senders AS (
   GROUP BY vpc_key, ip
 ),
 logged_enis AS (SELECT DISTINCT interface_id FROM conv),
+-- The addresses each ENI sends from: its own, without an inventory.
+own_addresses AS (
+  SELECT DISTINCT interface_id, srcaddr AS ip FROM conv
+  WHERE direction = 'egress' AND srcaddr IS NOT NULL
+  UNION
+  SELECT DISTINCT interface_id, pkt_srcaddr FROM conv
+  WHERE direction = 'egress' AND NOT intermediate AND pkt_srcaddr IS NOT NULL
+),
 inbound AS (
   SELECT c.*,
          s.ip IS NOT NULL AS seen_sending,
          COALESCE(s.names_next_hop, false) AS sender_names_next_hop,
          le.interface_id IS NOT NULL AS sender_eni_logged,
-         (c.pkt_dstaddr IS NOT NULL AND c.pkt_dstaddr <> c.dstaddr)
+         (c.pkt_dstaddr IS NOT NULL AND c.pkt_dstaddr <> c.dstaddr AND own.ip IS NULL
+          AND COALESCE(eni_of(c.local_vpc_id, c.pkt_dstaddr), '') <> c.interface_id)
            OR COALESCE(c.local_interface_type, '') IN ('nat_gateway', 'regional_nat_gateway')
            AS transit
   FROM conv c
   LEFT JOIN senders s ON s.vpc_key = c.vpc_key AND s.ip = c.srcaddr
   LEFT JOIN logged_enis le ON le.interface_id = eni_of(c.local_vpc_id, c.srcaddr)
+  LEFT JOIN own_addresses own ON own.interface_id = c.interface_id AND own.ip = c.pkt_dstaddr
   WHERE c.direction = 'ingress' AND c.records > 0
 ),
 hops AS (

@@ -14,15 +14,27 @@ fn int(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not an integer: {v}"))
 }
 
-/// Generates, ingests, and returns (dataset, generated dir, totals).
+/// Generates (small shape), ingests, and returns (dataset, generated dir, totals).
 fn generated(d: &Dir, format: &str, seed: &str) -> (std::path::PathBuf, std::path::PathBuf, Value) {
+    generated_shape(d, "small", "8000", format, seed)
+}
+
+fn generated_shape(
+    d: &Dir,
+    shape: &str,
+    records: &str,
+    format: &str,
+    seed: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, Value) {
     let gen_dir = d.join("gen");
     let o = vpcflow([
         "generate",
+        "--shape",
+        shape,
         "--out",
         gen_dir.to_str().unwrap(),
         "--records",
-        "8000",
+        records,
         "--files",
         "24",
         "--format",
@@ -183,6 +195,35 @@ fn known_answers_v2_with_inventory() {
     );
     assert_eq!(idle.len(), 1);
     assert_eq!(idle[0]["interface_id"], "eni-0idle000000000000");
+}
+
+/// The realistic shape (three VPCs, 1,008 ENIs, EKS pods on secondary addresses, one subnet
+/// logged by two flow logs, scanners): every answer still equals the generator's totals.
+/// Pods are logged as AWS logs them (the node's primary address in srcaddr/dstaddr, the pod's
+/// in pkt-srcaddr/pkt-dstaddr), so a pod's ingress record is not a second count of its
+/// sender's egress hop, and the duplicated records of the subnet's ENIs count once.
+#[test]
+fn known_answers_realistic_shape_with_inventory() {
+    let d = Dir::new();
+    let (out, gen_dir, totals) = generated_shape(&d, "realistic", "60000", "v5", "21");
+    assert!(
+        int(&totals["duplicate_records"]) > 1000,
+        "{}",
+        totals["duplicate_records"]
+    );
+    assert!(totals["enis"].as_object().unwrap().len() > 1000);
+    let shape = util::query(
+        &out,
+        "SELECT COUNT(DISTINCT vpc_id) AS vpcs, COUNT(DISTINCT flow_log_id) AS logs, \
+                COUNT(*) FILTER (WHERE pkt_srcaddr <> srcaddr) AS pod_sends, \
+                COUNT(*) FILTER (WHERE pkt_dstaddr <> dstaddr) AS pod_receives \
+         FROM flows",
+    );
+    assert_eq!(shape[0]["vpcs"], 3);
+    assert_eq!(shape[0]["logs"], 4);
+    assert!(int(&shape[0]["pod_sends"]) > 1000 && int(&shape[0]["pod_receives"]) > 1000);
+    let inv = gen_dir.join("inventory");
+    check_known_answers(&out, &["--inventory", inv.to_str().unwrap()], &totals, 0);
 }
 
 /// `csv` with every fractional number at 10 significant digits (`{:.9e}`): the golden files

@@ -62,6 +62,8 @@ fn generated_v5_round_trips_exactly_and_duckdb_agrees() {
     let gen_dir = d.join("gen");
     let o = vpcflow([
         "generate",
+        "--shape",
+        "small",
         "--out",
         gen_dir.to_str().unwrap(),
         "--records",

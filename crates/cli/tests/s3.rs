@@ -14,6 +14,8 @@ fn objects_in_every_key_layout_land_exactly_once() {
     let gen_dir = d.join("gen");
     let o = util::vpcflow([
         "generate",
+        "--shape",
+        "small",
         "--out",
         gen_dir.to_str().unwrap(),
         "--records",

@@ -535,6 +535,73 @@ fn rule4_pods_secondary_and_prefix_addresses_belong_to_their_eni() {
     assert_eq!(report(&data, "top-talkers", &[]).len(), 2);
 }
 
+/// Rules 4 and 7: a pod receives on its node's secondary address, logged as AWS logs it:
+/// the node ENI's ingress record has the node's primary address in dstaddr and the pod's in
+/// pkt-dstaddr. The packet is addressed to that ENI, not beyond it, so the sender's egress
+/// record (dstaddr the pod) is the hop's one count: 3 GiB az2->az1, not 6. With the
+/// inventory the pod's address is the node's; without it, the node is seen sending from it.
+#[test]
+fn rules4_7_pod_receiving_on_its_nodes_secondary_address_counts_once() {
+    let d = Dir::new();
+    let inv = inventory(&d);
+    object(
+        &d,
+        "us-east-1",
+        "fl-0a",
+        Some(HEADER_V5),
+        &[
+            rec_plain(
+                "eni-app2",
+                "vpc-a",
+                "use1-az2",
+                "egress",
+                "10.0.2.20",
+                "10.0.1.11",
+                3 * G,
+            ),
+            rec(
+                "eni-node1",
+                "vpc-a",
+                "use1-az1",
+                "ingress",
+                "10.0.2.20",
+                "10.0.1.10",
+                "10.0.2.20",
+                "10.0.1.11",
+                3 * G,
+            ),
+            // The pod answers: node1 sends from its primary, the pod in pkt-srcaddr.
+            rec(
+                "eni-node1",
+                "vpc-a",
+                "use1-az1",
+                "egress",
+                "10.0.1.10",
+                "10.0.2.20",
+                "10.0.1.11",
+                "10.0.2.20",
+                G,
+            ),
+            rec_plain(
+                "eni-app2",
+                "vpc-a",
+                "use1-az2",
+                "ingress",
+                "10.0.1.11",
+                "10.0.2.20",
+                G,
+            ),
+        ],
+    );
+    let data = dataset(&d);
+    let want = [
+        row("use1-az2", "use1-az1", "direct", 3 * G, Some(0.06)),
+        row("use1-az1", "use1-az2", "direct", G, Some(0.02)),
+    ];
+    assert_eq!(cross_az(&data, &with_inventory(&inv)), want);
+    assert_eq!(cross_az(&data, &[]), want);
+}
+
 /// Rule 5: the VPC's own IPv4 and IPv6 space and the organisation's public IPs are internal.
 /// IPv6 addresses of a subnet are matched by prefix; an Elastic IP of the organisation is a
 /// public-IP hop (rule 8), not internet egress.

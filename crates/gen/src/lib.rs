@@ -6,11 +6,24 @@
 //! inventory that `aws ec2 describe-subnets` / `describe-network-interfaces` would print and a
 //! `totals.json` with the answers the reports must give.
 //!
-//! The simulated VPC has subnets in three availability zones and instance ENIs in each. Traffic
-//! is a mix of ENI-to-ENI conversations (logged on both ends: egress at the sender, ingress at
-//! the receiver), internet egress and ingress, rejected scans from the internet, DNS queries
-//! to the VPC's reserved resolver addresses, and NODATA / SKIPDATA records.
+//! Two shapes (`Shape`):
+//! - `Realistic` (the default) is shaped like a real account's VPCs, at any size: three VPCs
+//!   with subnets in three availability zones and about 1,000 instance ENIs, half of them EKS
+//!   nodes whose pods send from secondary addresses (`pkt-srcaddr`/`pkt-dstaddr` name the pod,
+//!   `srcaddr`/`dstaddr` the node, as AWS logs them); a second, subnet-level flow log over one
+//!   subnet, so those ENIs' records arrive twice; heavy-tailed internet talkers (a pool of
+//!   records/27 addresses) and conversation sizes; scanners (records/200) sweeping ports of one
+//!   host, one port across hosts, or common ports at random. See `realistic.rs`.
+//! - `Small`: one VPC, 12 ENIs, 50 internet peers and 40 scanners: tiny cardinalities, for
+//!   tests that want to read their data by eye.
+//!
+//! Traffic in both is a mix of ENI-to-ENI conversations (logged on both ends: egress at the
+//! sender, ingress at the receiver), internet egress and ingress, rejected scans from the
+//! internet, DNS queries to the VPC's reserved resolver addresses, and NODATA / SKIPDATA
+//! records.
 #![deny(missing_docs)]
+
+mod realistic;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -43,6 +56,15 @@ pub enum GenFormat {
 const V5_HEADER: &str = "version srcaddr dstaddr srcport dstport protocol start end type packets bytes account-id vpc-id subnet-id instance-id interface-id region az-id sublocation-type sublocation-id action tcp-flags pkt-srcaddr pkt-dstaddr pkt-src-aws-service pkt-dst-aws-service traffic-path flow-direction log-status";
 const V2_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
 
+/// The shape of the generated traffic (see the crate's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Three VPCs, about 1,000 ENIs, pods, two flow logs over one subnet, large peer sets.
+    Realistic,
+    /// One VPC, 12 ENIs, a few dozen peers.
+    Small,
+}
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct GenOptions {
@@ -58,8 +80,11 @@ pub struct GenOptions {
     pub seed: u64,
     /// Record layout.
     pub format: GenFormat,
-    /// Instance ENIs per availability zone.
-    pub enis_per_az: usize,
+    /// Traffic shape.
+    pub shape: Shape,
+    /// Instance ENIs per availability zone (and per VPC); `None`: the shape's default (112 for
+    /// `Realistic`, which makes 1,008 ENIs; 4 for `Small`).
+    pub enis_per_az: Option<usize>,
     /// Write a malformed line after every this many records (0: never).
     pub bad_every: u64,
 }
@@ -73,7 +98,8 @@ impl Default for GenOptions {
             start: 1_764_547_200, // 2025-12-01T00:00:00Z
             seed: 1,
             format: GenFormat::V5,
-            enis_per_az: 4,
+            shape: Shape::Realistic,
+            enis_per_az: None,
             bad_every: 0,
         }
     }
@@ -110,15 +136,18 @@ pub struct RejectTotals {
 /// The answers, by construction.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {
-    /// Records written.
+    /// Records written: the lines an ingest reads, duplicates included.
     pub records: u64,
+    /// Of `records`, the copies that a second flow log over the same ENI wrote (each is one
+    /// observation with a record of the first: reports count it once).
+    pub duplicate_records: u64,
     /// Malformed lines written.
     pub bad_lines: u64,
     /// Objects written.
     pub files: u64,
     /// Sum of `bytes` over all records.
     pub bytes: u64,
-    /// Per ENI.
+    /// Per ENI (each observation once).
     pub enis: BTreeMap<String, EniTotals>,
     /// Rejected, keyed `src_ip|dst_port|protocol|interface_id`.
     pub rejected: BTreeMap<String, RejectTotals>,
@@ -142,13 +171,18 @@ struct Eni {
     subnet: usize,
     ip: String,
     secondary: String,
+    /// An EKS node: its pods send and receive on `secondary`.
+    node: bool,
 }
 
 struct Subnet {
     id: String,
     az_id: &'static str,
     az: &'static str,
-    octet: u8,
+    vpc: String,
+    cidr: String,
+    /// The resolver's reserved address (base + 2).
+    resolver: String,
 }
 
 /// splitmix64: small, fast and good enough for synthetic traffic.
@@ -165,6 +199,10 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
+    /// Uniform in (0, 1].
+    fn unit(&mut self) -> f64 {
+        ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
+    }
 }
 
 fn subnets() -> Vec<Subnet> {
@@ -178,22 +216,25 @@ fn subnets() -> Vec<Subnet> {
         id: format!("subnet-0{octet}{octet}{octet}{octet}aaaabbbbcccc"),
         az_id,
         az,
-        octet,
+        vpc: VPC.to_string(),
+        cidr: format!("10.0.{octet}.0/24"),
+        resolver: format!("10.0.{octet}.2"),
     })
     .collect()
 }
 
 fn enis(per_az: usize, subnets: &[Subnet]) -> Vec<Eni> {
     let mut out = Vec::new();
-    for (s, sub) in subnets.iter().enumerate() {
+    for (s, _) in subnets.iter().enumerate() {
         for i in 0..per_az {
             let n = s * per_az + i;
             out.push(Eni {
                 id: format!("eni-{n:017x}"),
                 instance: format!("i-{n:017x}"),
                 subnet: s,
-                ip: format!("10.0.{}.{}", sub.octet, 10 + i),
-                secondary: format!("10.0.{}.{}", sub.octet, 100 + i),
+                ip: format!("10.0.{}.{}", s + 1, 10 + i),
+                secondary: format!("10.0.{}.{}", s + 1, 100 + i),
+                node: false,
             });
         }
     }
@@ -201,11 +242,15 @@ fn enis(per_az: usize, subnets: &[Subnet]) -> Vec<Eni> {
 }
 
 /// One record, in field terms.
+#[derive(Clone, Copy)]
 struct Rec<'a> {
     eni: &'a Eni,
     sub: &'a Subnet,
     src: &'a str,
     dst: &'a str,
+    /// pkt-srcaddr and pkt-dstaddr where they differ from srcaddr and dstaddr (a pod's).
+    pkt_src: Option<&'a str>,
+    pkt_dst: Option<&'a str>,
     srcport: u32,
     dstport: u32,
     protocol: u32,
@@ -246,7 +291,7 @@ fn write_rec(w: &mut impl Write, f: GenFormat, r: &Rec<'_>) -> std::io::Result<(
             let path = r.traffic_path.map_or("-".to_string(), |p| p.to_string());
             writeln!(
                 w,
-                "5 {} {} {} {} {} {} {end} IPv4 {} {} {ACCOUNT} {VPC} {} {} {} {REGION} {} - - {} {} {} {} - - {path} {} OK",
+                "5 {} {} {} {} {} {} {end} IPv4 {} {} {ACCOUNT} {} {} {} {} {REGION} {} - - {} {} {} {} - - {path} {} OK",
                 r.src,
                 r.dst,
                 r.srcport,
@@ -255,28 +300,31 @@ fn write_rec(w: &mut impl Write, f: GenFormat, r: &Rec<'_>) -> std::io::Result<(
                 r.start,
                 r.packets,
                 r.bytes,
+                r.sub.vpc,
                 r.sub.id,
                 r.eni.instance,
                 r.eni.id,
                 r.sub.az_id,
                 r.action,
                 r.tcp_flags,
-                r.src,
-                r.dst,
+                r.pkt_src.unwrap_or(r.src),
+                r.pkt_dst.unwrap_or(r.dst),
                 if r.egress { "egress" } else { "ingress" },
             )
         }
         (GenFormat::V5, false) => writeln!(
             w,
-            "5 - - - - - {} {end} - - - {ACCOUNT} {VPC} {} {} {} {REGION} {} - - - - - - - - - - {}",
-            r.start, r.sub.id, r.eni.instance, r.eni.id, r.sub.az_id, r.status
+            "5 - - - - - {} {end} - - - {ACCOUNT} {} {} {} {} {REGION} {} - - - - - - - - - - {}",
+            r.start, r.sub.vpc, r.sub.id, r.eni.instance, r.eni.id, r.sub.az_id, r.status
         ),
     }
 }
 
 impl Totals {
-    fn count(&mut self, r: &Rec<'_>) {
-        self.records += 1;
+    /// Counts one observation, written `copies` times (by that many flow logs).
+    fn count(&mut self, r: &Rec<'_>, copies: u64) {
+        self.records += copies;
+        self.duplicate_records += copies - 1;
         let e = self.enis.entry(r.eni.id.clone()).or_default();
         e.records += 1;
         if r.status != "OK" {
@@ -292,7 +340,13 @@ impl Totals {
         }
         if r.action == "REJECT" {
             e.rejected_records += 1;
-            let key = format!("{}|{}|{}|{}", r.src, r.dstport, r.protocol, r.eni.id);
+            let key = format!(
+                "{}|{}|{}|{}",
+                r.pkt_src.unwrap_or(r.src),
+                r.dstport,
+                r.protocol,
+                r.eni.id
+            );
             let t = self.rejected.entry(key).or_default();
             t.records += 1;
             t.packets += r.packets;
@@ -303,14 +357,77 @@ impl Totals {
 
 /// Generates the data set; returns its totals (also written to `totals.json`).
 pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
+    let totals = match opts.shape {
+        Shape::Realistic => realistic::generate(opts)?,
+        Shape::Small => generate_small(opts)?,
+    };
+    let tp = opts.out.join("totals.json");
+    let json = serde_json::to_vec_pretty(&totals).map_err(|e| GenError {
+        path: tp.clone(),
+        source: e.into(),
+    })?;
+    std::fs::write(&tp, json).map_err(io(&tp))?;
+    Ok(totals)
+}
+
+/// Maps an I/O error to a `GenError` naming `path`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GenError + use<> {
+    let path = path.to_path_buf();
+    move |source| GenError { path, source }
+}
+
+/// The object key's name part for a window ending at `stamp`.
+fn object_path(
+    out: &Path,
+    flow_log: &str,
+    stamp: chrono::DateTime<chrono::Utc>,
+    hash: u32,
+) -> PathBuf {
+    out.join(format!(
+        "AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/{}/{ACCOUNT}_vpcflowlogs_{REGION}_{flow_log}_{}_{hash:08x}.log.gz",
+        stamp.format("%Y/%m/%d"),
+        stamp.format("%Y%m%dT%H%MZ"),
+    ))
+}
+
+/// A gzipped object being written, header first.
+struct Object {
+    path: PathBuf,
+    w: std::io::BufWriter<GzEncoder<std::fs::File>>,
+}
+
+impl Object {
+    fn create(path: PathBuf, format: GenFormat) -> Result<Self, GenError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let f = std::fs::File::create(&path).map_err(io(&path))?;
+        let mut w =
+            std::io::BufWriter::with_capacity(1 << 16, GzEncoder::new(f, Compression::fast()));
+        let header = match format {
+            GenFormat::V2 => V2_HEADER,
+            GenFormat::V5 => V5_HEADER,
+        };
+        writeln!(w, "{header}").map_err(io(&path))?;
+        Ok(Self { path, w })
+    }
+
+    fn finish(self) -> Result<(), GenError> {
+        let path = self.path;
+        let gz = self.w.into_inner().map_err(|e| GenError {
+            path: path.clone(),
+            source: e.into_error(),
+        })?;
+        gz.finish().map_err(io(&path))?;
+        Ok(())
+    }
+}
+
+fn generate_small(opts: &GenOptions) -> Result<Totals, GenError> {
     let subnets = subnets();
-    let enis = enis(opts.enis_per_az.max(1), &subnets);
+    let enis = enis(opts.enis_per_az.unwrap_or(4).max(1), &subnets);
     let mut rng = Rng(opts.seed);
     let mut totals = Totals::default();
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| GenError { path, source }
-    };
     std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
     write_inventory(&opts.out, &subnets, &enis).map_err(io(&opts.out))?;
     let files = opts.files.max(1) as u64;
@@ -325,25 +442,9 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
     for file in 0..files {
         let window = opts.start + file as i64 * 300;
         let stamp = chrono::DateTime::from_timestamp(window + 300, 0).unwrap_or_default();
-        let dir = opts.out.join(format!(
-            "AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/{}",
-            stamp.format("%Y/%m/%d")
-        ));
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let path = dir.join(format!(
-            "{ACCOUNT}_vpcflowlogs_{REGION}_{FLOW_LOG_ID}_{}_{:08x}.log.gz",
-            stamp.format("%Y%m%dT%H%MZ"),
-            rng.next() as u32
-        ));
+        let path = object_path(&opts.out, FLOW_LOG_ID, stamp, rng.next() as u32);
         let target = opts.records * (file + 1) / files;
-        let f = std::fs::File::create(&path).map_err(io(&path))?;
-        let mut w =
-            std::io::BufWriter::with_capacity(1 << 16, GzEncoder::new(f, Compression::fast()));
-        let header = match opts.format {
-            GenFormat::V2 => V2_HEADER,
-            GenFormat::V5 => V5_HEADER,
-        };
-        writeln!(w, "{header}").map_err(io(&path))?;
+        let mut obj = Object::create(path, opts.format)?;
         while written < target {
             let ai = rng.below(enis.len() as u64) as usize;
             let a = &enis[ai];
@@ -368,6 +469,8 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
                     sub,
                     src: &a.ip,
                     dst: &b.ip,
+                    pkt_src: None,
+                    pkt_dst: None,
                     srcport: ephemeral,
                     dstport: port,
                     protocol: 6,
@@ -395,6 +498,8 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
                     sub: sa,
                     src: &a.ip,
                     dst: peer,
+                    pkt_src: None,
+                    pkt_dst: None,
                     srcport: ephemeral,
                     dstport: 443,
                     protocol: 6,
@@ -414,6 +519,8 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
                     sub: sa,
                     src: peer,
                     dst: &a.ip,
+                    pkt_src: None,
+                    pkt_dst: None,
                     srcport: ephemeral,
                     dstport: 443,
                     protocol: 6,
@@ -435,6 +542,8 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
                     sub: sa,
                     src: scanner,
                     dst: &a.ip,
+                    pkt_src: None,
+                    pkt_dst: None,
                     srcport: ephemeral,
                     dstport: port,
                     protocol,
@@ -450,7 +559,7 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
             } else if kind < 98 {
                 // DNS to the reserved resolver address (base + 2) of another zone's subnet.
                 let other = &subnets[(a.subnet + 1) % subnets.len()];
-                let resolver = RESOLVERS[other.octet as usize - 1];
+                let resolver = &other.resolver;
                 let small = 60 + rng.below(400);
                 totals.reserved_bytes += small;
                 recs.push(Rec {
@@ -458,6 +567,8 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
                     sub: sa,
                     src: &a.ip,
                     dst: resolver,
+                    pkt_src: None,
+                    pkt_dst: None,
                     srcport: ephemeral,
                     dstport: 53,
                     protocol: 17,
@@ -482,6 +593,8 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
                     sub: sa,
                     src: "-",
                     dst: "-",
+                    pkt_src: None,
+                    pkt_dst: None,
                     srcport: 0,
                     dstport: 0,
                     protocol: 0,
@@ -496,34 +609,23 @@ pub fn generate(opts: &GenOptions) -> Result<Totals, GenError> {
                 });
             }
             for r in &recs {
-                write_rec(&mut w, opts.format, r).map_err(io(&path))?;
-                totals.count(r);
+                let (w, path) = (&mut obj.w, &obj.path);
+                write_rec(w, opts.format, r).map_err(io(path))?;
+                totals.count(r, 1);
                 written += 1;
                 since_bad += 1;
                 if opts.bad_every > 0 && since_bad >= opts.bad_every {
                     since_bad = 0;
-                    writeln!(w, "2 {ACCOUNT} this line is not a record").map_err(io(&path))?;
+                    writeln!(w, "2 {ACCOUNT} this line is not a record").map_err(io(path))?;
                     totals.bad_lines += 1;
                 }
             }
         }
-        let gz = w.into_inner().map_err(|e| GenError {
-            path: path.clone(),
-            source: e.into_error(),
-        })?;
-        gz.finish().map_err(io(&path))?;
+        obj.finish()?;
         totals.files += 1;
     }
-    let tp = opts.out.join("totals.json");
-    let json = serde_json::to_vec_pretty(&totals).map_err(|e| GenError {
-        path: tp.clone(),
-        source: e.into(),
-    })?;
-    std::fs::write(&tp, json).map_err(io(&tp))?;
     Ok(totals)
 }
-
-const RESOLVERS: [&str; 3] = ["10.0.1.2", "10.0.2.2", "10.0.3.2"];
 
 fn write_inventory(out: &Path, subnets: &[Subnet], enis: &[Eni]) -> std::io::Result<()> {
     let inv = out.join("inventory");
@@ -534,9 +636,9 @@ fn write_inventory(out: &Path, subnets: &[Subnet], enis: &[Eni]) -> std::io::Res
             serde_json::json!({
                 "AvailabilityZone": s.az,
                 "AvailabilityZoneId": s.az_id,
-                "CidrBlock": format!("10.0.{}.0/24", s.octet),
+                "CidrBlock": s.cidr,
                 "SubnetId": s.id,
-                "VpcId": VPC,
+                "VpcId": s.vpc,
                 "OwnerId": ACCOUNT,
                 "State": "available",
                 "Ipv6CidrBlockAssociationSet": [],
@@ -549,7 +651,11 @@ fn write_inventory(out: &Path, subnets: &[Subnet], enis: &[Eni]) -> std::io::Res
             let s = &subnets[e.subnet];
             serde_json::json!({
                 "AvailabilityZone": s.az,
-                "Description": format!("Primary network interface of {}", e.instance),
+                "Description": if e.node {
+                    format!("aws-K8S-{}", e.instance)
+                } else {
+                    format!("Primary network interface of {}", e.instance)
+                },
                 "InterfaceType": "interface",
                 "NetworkInterfaceId": e.id,
                 "OwnerId": ACCOUNT,
@@ -561,7 +667,7 @@ fn write_inventory(out: &Path, subnets: &[Subnet], enis: &[Eni]) -> std::io::Res
                 "RequesterManaged": false,
                 "Status": "in-use",
                 "SubnetId": s.id,
-                "VpcId": VPC,
+                "VpcId": s.vpc,
                 "Attachment": {"InstanceId": e.instance, "Status": "attached", "DeviceIndex": 0},
             })
         })
@@ -578,7 +684,7 @@ fn write_inventory(out: &Path, subnets: &[Subnet], enis: &[Eni]) -> std::io::Res
         "RequesterManaged": false,
         "Status": "available",
         "SubnetId": subnets[0].id,
-        "VpcId": VPC,
+        "VpcId": subnets[0].vpc,
     }));
     std::fs::write(
         inv.join("describe-subnets.json"),

@@ -369,6 +369,8 @@ pub fn generate(
 ) -> serde_json::Value {
     let o = vpcflow([
         "generate",
+        "--shape",
+        "small",
         "--out",
         dir.to_str().unwrap(),
         "--records",
