@@ -2,8 +2,9 @@
 # End-to-end benchmark: vpcflow against DuckDB on the same input, in the same run, with the
 # same thread count. Generates gzipped v5 flow logs in AWS's S3 layout with the project's
 # generator, ingests them with `vpcflow ingest` and with DuckDB (read_csv -> COPY TO parquet,
-# partitioned by date and hour), then runs the three main reports and their DuckDB
-# equivalents on the Parquet dataset. Prints each pair with its ratio and both peak RSS.
+# partitioned by date and hour), then runs the main reports and their DuckDB equivalents on the
+# Parquet dataset, without and with the generated inventory (benches/reports.sh, which checks
+# that both give the same rows). Prints each pair with its ratio and both peak RSS.
 #
 #   benches/e2e.sh [RECORDS] [FILES]      defaults: 4000000 records in 288 files (~1 GB text)
 #
@@ -59,6 +60,6 @@ printf '%-24s %12s %12s\n' "ingest records/s" "$(calc "$records / $v_s" .0f)" "$
 printf '%-24s %12s %12s\n' "ingest text MB/s" "$(calc "$text_bytes / $v_s / 1e6" .1f)" "$(calc "$text_bytes / $d_s / 1e6" .1f)"
 
 if [ -x benches/reports.sh ]; then
-  bash benches/reports.sh "$bin" "$out_v" "$py" "$threads"
+  bash benches/reports.sh "$bin" "$out_v" "$py" "$threads" "$input/inventory"
 fi
 [ "${KEEP:-0}" = 1 ] || rm -rf "$out_v" "$out_d"
