@@ -14,8 +14,7 @@ addresses.rs and udf.rs: eni_of, az_of, az_source_of, eni_type_of, addr_class an
 is_reserved_ip). vpcflow's address functions are computed here as lookup tables over the
 distinct (VPC, address) pairs a report asks about; addresses are matched to CIDRs as bit
 strings (IPv4 and IPv6), since DuckDB's inet extension cannot be assumed.
-Not covered: describe-vpcs.json and describe-addresses.json (refused if present), and a
---prices file (the built-in table, queries/prices.toml, is used).
+Not covered: a --prices file (the built-in table, queries/prices.toml, is used).
 """
 import csv
 import math
@@ -67,9 +66,22 @@ CREATE MACRO ts(x) AS make_timestamp(x * 1000000);
 def inventory_sql(inv):
     """Tables of the inventory, read by DuckDB from the JSON that `aws ec2 describe-*` prints:
     enis (as vpcflow's `enis` table), and for the lookups eni_facts, inv_addr (exact private
-    and IPv6 addresses), inv_public (public IPs) and inv_nets (subnet CIDRs and ENI prefixes)."""
+    and IPv6 addresses), inv_public (public and Elastic IPs) and inv_nets (subnet CIDRs, ENI
+    prefixes and VPC CIDRs). describe-vpcs.json and describe-addresses.json are optional."""
     sub = os.path.join(inv, "describe-subnets.json")
     eni = os.path.join(inv, "describe-network-interfaces.json")
+    vpcs = os.path.join(inv, "describe-vpcs.json")
+    addresses = os.path.join(inv, "describe-addresses.json")
+    vpc_rows = (f"""SELECT v->>'VpcId' AS vpc_id, ord, list_concat(
+                      [v->>'CidrBlock'],
+                      list_transform(CAST(COALESCE(v->'CidrBlockAssociationSet', '[]') AS JSON[]), lambda x: x->>'CidrBlock'),
+                      list_transform(CAST(COALESCE(v->'Ipv6CidrBlockAssociationSet', '[]') AS JSON[]), lambda x: x->>'Ipv6CidrBlock')) AS cidrs
+                    FROM (SELECT unnest(Vpcs) AS v, unnest(range(len(Vpcs))) AS ord
+                          FROM read_json({q(vpcs)}, columns = {{'Vpcs': 'JSON[]'}}, format = 'unstructured'))"""
+                if os.path.exists(vpcs) else "SELECT NULL::VARCHAR AS vpc_id, 0 AS ord, []::VARCHAR[] AS cidrs WHERE false")
+    elastic = (f"""SELECT unnest(list_transform(Addresses, lambda x: x->>'PublicIp')) AS ip, NULL::BIGINT AS eni_ord
+                   FROM read_json({q(addresses)}, columns = {{'Addresses': 'JSON[]'}}, format = 'unstructured')"""
+               if os.path.exists(addresses) else "SELECT NULL::VARCHAR AS ip, NULL::BIGINT AS eni_ord WHERE false")
     return f"""
 CREATE TEMP TABLE inv_subnet_rows AS
 WITH d AS (SELECT unnest(Subnets) AS s, unnest(range(len(Subnets))) AS ord
@@ -110,11 +122,12 @@ SELECT DISTINCT abits(ip) AS bits, eni_ord FROM (
   UNION ALL SELECT primary_ip, ord FROM inv_eni_rows
   UNION ALL SELECT unnest(v6), ord FROM inv_eni_rows)
 WHERE abits(ip) IS NOT NULL;
--- A public IP names the last ENI that lists it.
+-- A public IP names the last ENI that lists it; an Elastic IP no ENI lists names none.
 CREATE TEMP TABLE inv_public AS
 SELECT abits(ip) AS bits, max(eni_ord) AS eni_ord FROM (
   SELECT unnest(list_transform(privs, lambda x: x->'Association'->>'PublicIp')) AS ip, ord AS eni_ord FROM inv_eni_rows
-  UNION ALL SELECT public_ip, ord FROM inv_eni_rows)
+  UNION ALL SELECT public_ip, ord FROM inv_eni_rows
+  UNION ALL {elastic})
 WHERE abits(ip) IS NOT NULL GROUP BY 1;
 -- Subnet CIDRs (IPv4, then IPv6, in file order) and prefix-delegated ranges, numbered in the
 -- address book's order (nid), which breaks ties as vpcflow's longest match does.
@@ -127,7 +140,10 @@ WITH n AS (
   FROM (SELECT *, unnest(range(1, len(v6) + 1)) AS i FROM inv_subnet_rows) WHERE v6[i] IS NOT NULL
   UNION ALL
   SELECT 'prefix', e.vpc_id, ord * 1000 + i, ord, NULL, prefixes[i]
-  FROM (SELECT *, unnest(range(1, len(prefixes) + 1)) AS i FROM inv_eni_rows) e)
+  FROM (SELECT *, unnest(range(1, len(prefixes) + 1)) AS i FROM inv_eni_rows) e
+  UNION ALL
+  SELECT 'vpc', vpc_id, ord * 1000 + i, NULL, NULL, cidrs[i]
+  FROM (SELECT *, unnest(range(1, len(cidrs) + 1)) AS i FROM ({vpc_rows})) WHERE cidrs[i] IS NOT NULL)
 SELECT row_number() OVER (ORDER BY kind DESC, seq) AS nid, kind, nvpc, seq, eni_ord, naz,
        length(abits(split_part(c, '/', 1))) AS fam_len, split_part(c, '/', 2)::INTEGER AS plen,
        cidr_bits(c) AS nbits
@@ -159,8 +175,8 @@ WITH m AS (  -- every subnet CIDR and prefix that holds the address
 ),
 nets AS (
   SELECT vpc, ip,
-         bool_or(kind = 'subnet' AND nvpc = vpc) AS in_space,
-         bool_or(kind = 'subnet') AS any_space,
+         bool_or(kind IN ('subnet', 'vpc') AND nvpc = vpc) AS in_space,
+         bool_or(kind IN ('subnet', 'vpc')) AS any_space,
          arg_max(nid, plen::BIGINT * 100000000 + nid) FILTER (WHERE kind = 'subnet' AND nvpc = vpc) AS own_subnet,
          arg_max(nid, plen::BIGINT * 100000000 + nid) FILTER (WHERE kind = 'subnet') AS any_subnet,
          count(DISTINCT nvpc) FILTER (WHERE kind = 'subnet') AS subnet_vpcs,
@@ -303,7 +319,7 @@ def unique_sql(con):
         group = ", ".join(["interface_id"] + [f'"{f}"' for f, k in zip(fields, key) if k])
         branches.append(
             f"SELECT * EXCLUDE (__n, __rich, __rank) FROM ("
-            f" SELECT *, RANK() OVER (PARTITION BY {group} ORDER BY __n DESC, __rich DESC, flow_log_id) AS __rank"
+            f" SELECT *, RANK() OVER (PARTITION BY {group} ORDER BY __n DESC, __rich DESC, flow_log_id ASC NULLS LAST) AS __rank"
             f" FROM (SELECT *, COUNT(*) OVER (PARTITION BY {group}, flow_log_id) AS __n, {rich} AS __rich"
             f"       FROM flows_enriched WHERE interface_id IN ({sql_list(enis)})))"
             f" WHERE __rank = 1")
@@ -567,10 +583,6 @@ ORDER BY bytes DESC, b.src_az_id, b.dst_az_id, b.hop_type"""]
 def run(report, data, threads, out, inv=None):
     import duckdb
 
-    if inv:
-        for extra in ("describe-vpcs.json", "describe-addresses.json"):
-            if os.path.exists(os.path.join(inv, extra)):
-                sys.exit(f"{inv}/{extra}: not read by the DuckDB equivalents (VPC CIDRs and Elastic IPs)")
     con = duckdb.connect()
     con.execute(f"SET threads = {int(threads)}")
     con.execute(MACROS)
