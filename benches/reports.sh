@@ -17,7 +17,8 @@ if [ $# -lt 4 ] || [ $# -gt 5 ]; then
   echo "usage: $0 VPCFLOW_BIN DATASET PYTHON THREADS [INVENTORY_DIR]" >&2
   exit 64
 fi
-bin=$1; data=$2; py=$3; threads=$4; inv=${5:-}
+abs() { case $1 in */*) echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")" ;; *) echo "$1" ;; esac; }
+bin=$(abs "$1"); data=$(cd "$2" && pwd); py=$(abs "$3"); threads=$4; inv=${5:+$(cd "$5" && pwd)}
 cd "$(dirname "$0")/.."
 reports="interface-traffic rejected-flows cross-az-cost top-talkers"
 out=$(mktemp -d)
