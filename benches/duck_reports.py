@@ -7,14 +7,20 @@
         reads the inventory itself and makes the same address lookups as vpcflow.
     duck_reports.py compare REPORT VPCFLOW_CSV DUCKDB_CSV
         Exits 0 and prints "equal" when both results hold the same rows (in any order; numbers
-        equal, floats within 1e-9 relative); else prints the first differing rows, exits 1.
+        equal, floats within 1e-9 relative); else prints the rows only one side has, exits 1.
 
 The SQL follows queries/*.sql and crates/report/src (lib.rs: flows_enriched and flows_unique;
 addresses.rs and udf.rs: eni_of, az_of, az_source_of, eni_type_of, addr_class and
 is_reserved_ip). vpcflow's address functions are computed here as lookup tables over the
 distinct (VPC, address) pairs a report asks about; addresses are matched to CIDRs as bit
-strings (IPv4 and IPv6), since DuckDB's inet extension cannot be assumed.
-Not covered: a --prices file (the built-in table, queries/prices.toml, is used).
+strings (IPv4 and IPv6), since DuckDB's inet extension cannot be assumed. The inventory is read
+as vpcflow reads it: describe-subnets.json and describe-network-interfaces.json, and
+describe-vpcs.json and describe-addresses.json where present.
+Not covered: a --prices file (the built-in table, queries/prices.toml, is used); IPv6
+addresses written with an embedded IPv4 part (::ffff:1.2.3.4) count as no address; where
+one VPC's prefix-delegated ranges overlap, ties between ENIs are broken by the last range
+listed rather than exactly as AddressBook::owner breaks them; a dataset whose Parquet files
+have different schemas (the compared fields are the first file's columns).
 """
 import csv
 import math

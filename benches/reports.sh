@@ -9,9 +9,10 @@
 # logged by several flow logs, and its address lookups), each timed with its peak RSS
 # (benches/measure.py); then, outside the timings, the two results are compared: the same
 # rows in any order, numbers equal, floats within 1e-9 relative. A difference prints the
-# first differing rows and fails the script. With INVENTORY_DIR (describe-subnets.json and
-# describe-network-interfaces.json, as `vpcflow generate` writes them) every report runs a
-# second time with it (`+inv` rows): vpcflow gets --inventory, DuckDB reads the JSON itself.
+# rows only one side has and fails the script. With INVENTORY_DIR (describe-subnets.json and
+# describe-network-interfaces.json as `vpcflow generate` writes them; describe-vpcs.json and
+# describe-addresses.json where present) every report runs a second time with it (`+inv`
+# rows): vpcflow gets --inventory, DuckDB reads the JSON itself.
 set -euo pipefail
 if [ $# -lt 4 ] || [ $# -gt 5 ]; then
   echo "usage: $0 VPCFLOW_BIN DATASET PYTHON THREADS [INVENTORY_DIR]" >&2
