@@ -10,7 +10,8 @@
 # processes, with ISA-L's igzip, libdeflate-gunzip and GNU gzip (Debian packages isal,
 # libdeflate-tools and gzip; installed with apt-get when missing and possible, else skipped).
 # Prints one table (seconds, peak RSS, records/s, text MB/s and the ratios to vpcflow), then
-# runs benches/reports.sh: the three main reports, vpcflow against DuckDB.
+# runs benches/reports.sh: four reports, vpcflow against DuckDB doing the same work, without
+# and with the generated inventory, each pair's results checked equal.
 #
 #   benches/e2e.sh [RECORDS] [FILES]      defaults: 4000000 records in 288 files (~1 GB text)
 #
@@ -153,8 +154,10 @@ echo "(peer/vpcflow: the peer's seconds / vpcflow's, above 1 when vpcflow is fas
 echo " vpcflow/floor: vpcflow's seconds / the seconds only to decompress the input, $threads processes)"
 
 if [ "${SKIP_REPORTS:-0}" != 1 ] && [ -x benches/reports.sh ]; then
-  printf '\n%-24s %12s %12s %10s %10s %8s\n' step vpcflow_s duckdb_s vpcflow_MB duckdb_MB ratio
-  bash benches/reports.sh "$bin" "$out_v" "$py" "$threads"
+  echo
+  inventory=()
+  [ -d "$input/inventory" ] && inventory=("$input/inventory")
+  bash benches/reports.sh "$bin" "$out_v" "$py" "$threads" ${inventory[@]+"${inventory[@]}"}
 fi
 [ "${KEEP:-0}" = 1 ] || rm -rf "${outs[@]}"
 rm -f "$objects"
