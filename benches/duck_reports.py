@@ -473,7 +473,9 @@ FROM cross_az_conversations;"""
         pairs = """SELECT local_vpc_id AS vpc, pkt_srcaddr AS ip FROM conv
                    WHERE direction = 'egress' AND NOT intermediate AND pkt_srcaddr IS NOT NULL AND pkt_srcaddr <> srcaddr
                    UNION ALL SELECT local_vpc_id, srcaddr FROM conv WHERE direction = 'ingress' AND records > 0
-                   UNION ALL SELECT local_vpc_id, dstaddr FROM conv WHERE direction = 'egress' AND records > 0"""
+                   UNION ALL SELECT local_vpc_id, dstaddr FROM conv WHERE direction = 'egress' AND records > 0
+                   UNION ALL SELECT local_vpc_id, pkt_dstaddr FROM conv
+                   WHERE direction = 'ingress' AND records > 0 AND pkt_dstaddr <> dstaddr"""
         return [conv, lookup_sql("addr", pairs, inv), prices_sql(), """
 WITH sent AS (
   SELECT vpc_key, srcaddr AS ip, local_az_id, next_hop_az_id
@@ -491,17 +493,27 @@ senders AS (
   FROM sent GROUP BY vpc_key, ip
 ),
 logged_enis AS (SELECT DISTINCT interface_id FROM conv),
+own_addresses AS (
+  SELECT DISTINCT interface_id, srcaddr AS ip FROM conv
+  WHERE direction = 'egress' AND srcaddr IS NOT NULL
+  UNION
+  SELECT DISTINCT interface_id, pkt_srcaddr FROM conv
+  WHERE direction = 'egress' AND NOT intermediate AND pkt_srcaddr IS NOT NULL
+),
 inbound AS (
   SELECT c.*,
          s.ip IS NOT NULL AS seen_sending,
          COALESCE(s.names_next_hop, false) AS sender_names_next_hop,
          le.interface_id IS NOT NULL AS sender_eni_logged,
-         (c.pkt_dstaddr IS NOT NULL AND c.pkt_dstaddr <> c.dstaddr)
+         (c.pkt_dstaddr IS NOT NULL AND c.pkt_dstaddr <> c.dstaddr AND own.ip IS NULL
+          AND COALESCE(pd.eni, '') <> c.interface_id)
            OR COALESCE(c.local_interface_type, '') IN ('nat_gateway', 'regional_nat_gateway') AS transit
   FROM conv c
   LEFT JOIN senders s ON s.vpc_key = c.vpc_key AND s.ip = c.srcaddr
   LEFT JOIN addr lk ON lk.vpc IS NOT DISTINCT FROM c.local_vpc_id AND lk.ip = c.srcaddr
   LEFT JOIN logged_enis le ON le.interface_id = lk.eni
+  LEFT JOIN own_addresses own ON own.interface_id = c.interface_id AND own.ip = c.pkt_dstaddr
+  LEFT JOIN addr pd ON pd.vpc IS NOT DISTINCT FROM c.local_vpc_id AND pd.ip = c.pkt_dstaddr
   WHERE c.direction = 'ingress' AND c.records > 0
 ),
 hops AS (

@@ -13,7 +13,11 @@
 # runs benches/reports.sh: four reports, vpcflow against DuckDB doing the same work, without
 # and with the generated inventory, each pair's results checked equal.
 #
-#   benches/e2e.sh [RECORDS] [FILES]      defaults: 4000000 records in 288 files (~1 GB text)
+#   benches/e2e.sh [RECORDS] [WINDOWS]    defaults: 4000000 records in 72 five-minute windows:
+#                                         288 objects (4 flow logs), about 1 GB of text
+# The generator's default shape is the realistic one (3 VPCs, 1,008 ENIs, pods, a second flow
+# log over one subnet, ~150k internet talkers and ~20k scanners per 4M records); the data's
+# measured cardinalities are printed with the table.
 #
 # Environment:
 #   THREADS=N       threads (or decompressing processes) for every tool (default 2)
@@ -32,7 +36,7 @@ bin="${VPCFLOW_BIN:+$(realpath "$VPCFLOW_BIN")}"
 given_input="${INPUT:+$(realpath "$INPUT")}"
 cd "$(dirname "$0")/.."
 records="${1:-4000000}"
-files="${2:-288}"
+files="${2:-72}"
 threads="${THREADS:-2}"
 data="${DATA:-bench-data}"
 read -r -a gen_args <<< "${GEN_ARGS:-}"
@@ -96,6 +100,20 @@ if [ "$n_records" != "$expected" ]; then
   exit 1
 fi
 row vpcflow "$v_s" "$v_rss" - -
+# What the data is like (not timed): the figures BENCHMARKS.md states for each data set.
+"$bin" query --data "$out_v" --output csv "
+  SELECT COUNT(DISTINCT interface_id) AS enis, COUNT(DISTINCT vpc_id) AS vpcs,
+         COUNT(DISTINCT flow_log_id) AS flow_logs, COUNT(DISTINCT srcaddr) AS sources,
+         COUNT(DISTINCT dstaddr) AS destinations,
+         COUNT(DISTINCT srcaddr || '>' || dstaddr) AS address_pairs,
+         COUNT(DISTINCT srcaddr) FILTER (WHERE action = 'REJECT') AS rejected_sources,
+         COUNT(DISTINCT srcaddr || '|' || dstport || '|' || protocol || '|' || interface_id)
+           FILTER (WHERE action = 'REJECT') AS rejected_groups,
+         COUNT(*) FILTER (WHERE pkt_srcaddr <> srcaddr OR pkt_dstaddr <> dstaddr) AS pod_records
+  FROM flows" | "$py" -c '
+import csv, sys
+r = list(csv.DictReader(sys.stdin))[0]
+print("cardinality: " + ", ".join(f"{k} {int(v):,}" for k, v in r.items()))' > "$data/cardinality.txt"
 
 # The peers: the same ingest, each output read back and counted.
 outs=("$out_v")
@@ -147,6 +165,7 @@ for floor in "igzip -d -c:isal" "libdeflate-gunzip -c:libdeflate-tools" "gzip -d
   row "$name" "$f_s" "$f_rss" - "$(calc "$v_s / $f_s" .2f)"
 done
 
+cat "$data/cardinality.txt"
 printf '\n%-30s %9s %8s %11s %10s %13s %14s\n' ingest seconds peak_MB records/s text_MB/s \
   peer/vpcflow vpcflow/floor
 printf '%s\n' "${rows[@]}"
