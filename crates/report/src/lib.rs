@@ -288,26 +288,38 @@ async fn unique_view(ctx: &SessionContext, multi: &[String]) -> Result<String, Q
         "SELECT * FROM flows_enriched WHERE interface_id IS NULL OR interface_id NOT IN ({})",
         sql_list(multi)
     )];
+    // Per group of ENIs with the same compared fields: the winning flow log of each
+    // observation is found by aggregation over narrow rows (records per observation and flow
+    // log, then the best flow log per observation), and the records are joined to it. Window
+    // functions over the records themselves would sort every wide row twice.
     for (key, enis) in by_key {
-        let group: Vec<String> = std::iter::once("interface_id".to_string())
+        let cols: Vec<String> = std::iter::once("interface_id".to_string())
             .chain(
                 fields
                     .iter()
                     .zip(&key)
-                    .filter(|(_, k)| **k)
+                    .filter(|(f, k)| **k && f.as_str() != "interface_id")
                     .map(|(f, _)| quoted(f)),
             )
             .collect();
-        let group = group.join(", ");
+        let group = cols.join(", ");
+        let on = cols
+            .iter()
+            .map(|c| format!("(f.{c} IS NOT DISTINCT FROM w.{c})"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let list = sql_list(&enis);
         branches.push(format!(
-            "SELECT * EXCLUDE (__n, __rich, __rank) FROM (\
-               SELECT *, RANK() OVER (PARTITION BY {group} \
-                                      ORDER BY __n DESC, __rich DESC, flow_log_id) AS __rank \
-               FROM (SELECT *, COUNT(*) OVER (PARTITION BY {group}, flow_log_id) AS __n, \
-                            {rich} AS __rich \
-                     FROM flows_enriched WHERE interface_id IN ({}))) \
-             WHERE __rank = 1",
-            sql_list(&enis)
+            "SELECT f.* FROM flows_enriched f \
+             JOIN (SELECT {group}, \
+                          first_value(flow_log_id ORDER BY __n DESC, __rich DESC, \
+                                      flow_log_id ASC NULLS LAST) AS __winner \
+                   FROM (SELECT {group}, flow_log_id, COUNT(*) AS __n, {rich} AS __rich \
+                         FROM flows_enriched WHERE interface_id IN ({list}) \
+                         GROUP BY {group}, flow_log_id) \
+                   GROUP BY {group}) w \
+               ON {on} AND (f.flow_log_id IS NOT DISTINCT FROM w.__winner) \
+             WHERE f.interface_id IN ({list})"
         ));
     }
     Ok(branches.join("\nUNION ALL\n"))
