@@ -31,9 +31,17 @@ groups AS (
          MIN(first_start) AS first_start,
          MAX(last_end) AS last_end,
          MAX(flow_direction) AS flow_direction,
-         string_agg(DISTINCT reject_reason, ',' ORDER BY reject_reason) AS reject_reason,
          SUM(syn_only_records) AS syn_only_records
   FROM rejected_groups
+  GROUP BY src_ip, dstport, protocol, interface_id
+),
+-- Apart, over the few rows that have one: an ordered DISTINCT aggregate in `groups` would sort
+-- and keep a set for each of hundreds of thousands of groups.
+reasons AS (
+  SELECT src_ip, dstport, protocol, interface_id,
+         string_agg(DISTINCT reject_reason, ',' ORDER BY reject_reason) AS reject_reason
+  FROM rejected_groups
+  WHERE reject_reason IS NOT NULL
   GROUP BY src_ip, dstport, protocol, interface_id
 )
 SELECT g.src_ip,
@@ -46,11 +54,15 @@ SELECT g.src_ip,
        to_timestamp_seconds(g.first_start) AS first_seen,
        to_timestamp_seconds(g.last_end) AS last_seen,
        g.flow_direction,
-       g.reject_reason,
+       rr.reject_reason,
        g.syn_only_records,
        s.ports_tried AS src_ports_tried,
        s.hosts_tried AS src_hosts_tried,
        s.ports_tried >= 20 AS scan_suspect
 FROM sources s -- the small side first: it is the one held in memory
 JOIN groups g ON g.src_ip = s.src_ip
+LEFT JOIN reasons rr
+  ON (rr.src_ip IS NOT DISTINCT FROM g.src_ip) AND (rr.dstport IS NOT DISTINCT FROM g.dstport)
+ AND (rr.protocol IS NOT DISTINCT FROM g.protocol)
+ AND (rr.interface_id IS NOT DISTINCT FROM g.interface_id)
 ORDER BY records DESC, bytes DESC, g.src_ip, dst_port, g.protocol, g.interface_id

@@ -4,15 +4,22 @@
 -- for an ENI with records) is the source, looked up in the record's own VPC. The hops of
 -- intermediate ENIs (NAT and Transit Gateways, load balancers, endpoints) are left out, and
 -- the packet-level addresses name the real ends (a pod, not its node).
+-- The records are read once: summed per ENI, addresses, port and direction into a table that
+-- the query below reads four times.
+CREATE OR REPLACE TABLE talker_conversations AS
+SELECT interface_id, srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, dstport, direction,
+       local_vpc_id, SUM(packets) AS packets, SUM(bytes) AS bytes, COUNT(*) AS records
+FROM flows_unique
+WHERE log_status = 'OK' AND action = 'ACCEPT'
+  AND COALESCE(local_interface_type, 'interface') NOT IN
+      ('nat_gateway', 'regional_nat_gateway', 'transit_gateway', 'network_load_balancer',
+       'gateway_load_balancer', 'load_balancer', 'vpc_endpoint',
+       'gateway_load_balancer_endpoint')
+GROUP BY interface_id, srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, dstport, direction,
+         local_vpc_id;
+
 WITH f AS (
-  SELECT interface_id, srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, dstport, packets, bytes,
-         direction, local_vpc_id, COALESCE(local_vpc_id, '') AS vpc_key
-  FROM flows_unique
-  WHERE log_status = 'OK' AND action = 'ACCEPT'
-    AND COALESCE(local_interface_type, 'interface') NOT IN
-        ('nat_gateway', 'regional_nat_gateway', 'transit_gateway', 'network_load_balancer',
-         'gateway_load_balancer', 'load_balancer', 'vpc_endpoint',
-         'gateway_load_balancer_endpoint')
+  SELECT *, COALESCE(local_vpc_id, '') AS vpc_key FROM talker_conversations
 ),
 sent AS (
   SELECT DISTINCT vpc_key, srcaddr AS ip FROM f WHERE direction = 'egress'
@@ -22,11 +29,12 @@ sent AS (
 ),
 logged_enis AS (SELECT DISTINCT interface_id FROM f),
 s AS (
-  SELECT srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, dstport, packets, bytes, local_vpc_id
+  SELECT srcaddr, dstaddr, pkt_srcaddr, pkt_dstaddr, dstport, packets, bytes, records,
+         local_vpc_id
   FROM f WHERE direction = 'egress' OR direction IS NULL
   UNION ALL
   SELECT f.srcaddr, f.dstaddr, f.pkt_srcaddr, f.pkt_dstaddr, f.dstport, f.packets, f.bytes,
-         f.local_vpc_id
+         f.records, f.local_vpc_id
   FROM f
   LEFT JOIN sent ON sent.vpc_key = f.vpc_key AND sent.ip = f.srcaddr
   LEFT JOIN logged_enis le ON le.interface_id = eni_of(f.local_vpc_id, f.srcaddr)
@@ -36,7 +44,7 @@ SELECT COALESCE(pkt_srcaddr, srcaddr) AS src_ip,
        COALESCE(pkt_dstaddr, dstaddr) AS dst_ip,
        SUM(bytes) AS bytes,
        SUM(packets) AS packets,
-       COUNT(*) AS records,
+       SUM(records) AS records,
        COUNT(DISTINCT dstport) AS dst_ports,
        MIN(dstport) AS lowest_dst_port,
        local_vpc_id AS vpc_id
