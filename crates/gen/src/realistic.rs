@@ -81,30 +81,27 @@ fn enis(per_az: usize, subnets: &[Subnet]) -> Vec<Eni> {
     out
 }
 
-/// The `k`-th internet talker: public addresses in ranges that cloud and CDN hosts use.
-fn talker(k: u64) -> String {
-    const FIRST: [u64; 10] = [3, 13, 18, 23, 34, 35, 44, 52, 54, 99];
-    let rest = k / 10;
+/// The `k`-th address of a pool spread over the /8s in `first`.
+fn pool_address(k: u64, first: &[u64]) -> String {
+    let n = first.len() as u64;
+    let rest = k / n;
     format!(
         "{}.{}.{}.{}",
-        FIRST[(k % 10) as usize],
+        first[(k % n) as usize],
         (rest >> 16) & 255,
         (rest >> 8) & 255,
         rest & 255
     )
 }
 
+/// The `k`-th internet talker: public addresses in ranges that cloud and CDN hosts use.
+fn talker(k: u64) -> String {
+    pool_address(k, &[3, 13, 18, 23, 34, 35, 44, 52, 54, 99])
+}
+
 /// The `k`-th scanner, in ranges apart from the talkers'.
 fn scanner(k: u64) -> String {
-    const FIRST: [u64; 6] = [45, 80, 89, 185, 193, 194];
-    let rest = k / 6;
-    format!(
-        "{}.{}.{}.{}",
-        FIRST[(k % 6) as usize],
-        (rest >> 16) & 255,
-        (rest >> 8) & 255,
-        rest & 255
-    )
+    pool_address(k, &[45, 80, 89, 185, 193, 194])
 }
 
 /// Heavy-tailed pick in 0..n: low values far more often (density ~ 1/sqrt(x)).
