@@ -211,20 +211,26 @@ impl Drop for S3Lock {
 }
 
 impl S3Store {
-    /// Reads the lock object: its holder and lease end, and its ETag. A lock that cannot be
-    /// read whole is an error, never an empty lock; one that cannot be parsed counts as held
-    /// until its last modification plus the lease.
-    fn read_lock(&self, lock_key: &str) -> Result<(Option<LockBody>, i64, String), StoreError> {
-        let out = self
-            .rt
-            .block_on(
-                self.client
-                    .get_object()
-                    .bucket(&self.bucket)
-                    .key(self.key(lock_key))
-                    .send(),
-            )
-            .map_err(|e| s3_err("GetObject", self.uri(lock_key), describe(&e)))?;
+    /// Reads the lock object: its holder and lease end, and its ETag; `None` when there is
+    /// none (its holder released it since). A lock that cannot be read whole is an error, never
+    /// an empty lock; one that cannot be parsed counts as held until its last modification plus
+    /// the lease.
+    #[allow(clippy::type_complexity)]
+    fn read_lock(
+        &self,
+        lock_key: &str,
+    ) -> Result<Option<(Option<LockBody>, i64, String)>, StoreError> {
+        let out = match self.rt.block_on(
+            self.client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(self.key(lock_key))
+                .send(),
+        ) {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(s3_err("GetObject", self.uri(lock_key), describe(&e))),
+        };
         let etag = out.e_tag().unwrap_or_default().to_string();
         let modified = out.last_modified().map(|t| t.secs());
         // A body cut in the middle (a network fault) is unreadable, not empty: it counts as held.
@@ -239,7 +245,7 @@ impl S3Store {
             Some(b) => b.expires,
             None => modified.unwrap_or_else(|| chrono::Utc::now().timestamp()) + lease_seconds(),
         };
-        Ok((body, expires, etag))
+        Ok(Some((body, expires, etag)))
     }
 }
 
@@ -253,33 +259,44 @@ impl Store for S3Store {
     }
 
     fn lock(&self, key: &str, holder: &str) -> Result<Box<dyn LockGuard>, StoreError> {
-        let etag = match self.put_lock(key, holder, None)? {
-            Some(etag) => etag,
-            None => {
-                // Held, or left behind by a run that died: take it over once it has expired.
-                let (body, expires, etag) = self.read_lock(key)?;
-                let now = chrono::Utc::now().timestamp();
-                let taken = if expires > now {
-                    None
-                } else {
-                    self.put_lock(key, holder, Some(&etag))?
-                };
-                match taken {
-                    Some(etag) => etag,
-                    None => {
-                        let until = chrono::DateTime::from_timestamp(expires, 0)
-                            .map(|t| t.to_rfc3339())
-                            .unwrap_or_default();
-                        return Err(StoreError::Locked {
-                            location: self.uri(key),
-                            holder: match body {
-                                Some(b) => format!("{}; its lease ends at {until}", b.holder),
-                                None => format!(
-                                    "the lock object is unreadable; it counts as held until {until}"
-                                ),
-                            },
-                        });
-                    }
+        let mut attempts = 0;
+        let etag = loop {
+            if let Some(etag) = self.put_lock(key, holder, None)? {
+                break etag;
+            }
+            // Held, or left behind by a run that died: take it over once it has expired. A
+            // lock released between the create and this read is free: create it again.
+            let Some((body, expires, etag)) = self.read_lock(key)? else {
+                attempts += 1;
+                if attempts < 5 {
+                    continue;
+                }
+                return Err(StoreError::Locked {
+                    location: self.uri(key),
+                    holder: "other runs, taking and releasing it as this one tried".into(),
+                });
+            };
+            let now = chrono::Utc::now().timestamp();
+            let taken = if expires > now {
+                None
+            } else {
+                self.put_lock(key, holder, Some(&etag))?
+            };
+            match taken {
+                Some(etag) => break etag,
+                None => {
+                    let until = chrono::DateTime::from_timestamp(expires, 0)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default();
+                    return Err(StoreError::Locked {
+                        location: self.uri(key),
+                        holder: match body {
+                            Some(b) => format!("{}; its lease ends at {until}", b.holder),
+                            None => format!(
+                                "the lock object is unreadable; it counts as held until {until}"
+                            ),
+                        },
+                    });
                 }
             }
         };
