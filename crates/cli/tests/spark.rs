@@ -154,32 +154,19 @@ fn spark_over_the_ddl_answers_as_vpcflow_does() {
     let rollup = "SELECT hour_start, SUM(records) AS records, SUM(rejected_records) AS rejected, \
                   SUM(bytes_in) AS bytes_in, SUM(bytes_out) AS bytes_out, COUNT(*) AS enis \
                   FROM rollup_interface_traffic GROUP BY hour_start ORDER BY hour_start";
-    let o = vpcflow([
-        "query",
-        "--data",
-        data.to_str().unwrap(),
-        "--output",
-        "csv",
-        rollup,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let csv = d.write("rollup.csv", &o.stdout);
-    assert_eq!(stdout(&o).lines().count(), 3, "{}", stdout(&o)); // header, two hours
+    let out = util::query_output(&data, "csv", rollup);
+    let csv = d.write("rollup.csv", &out);
+    let text = String::from_utf8_lossy(&out);
+    assert_eq!(text.lines().count(), 3, "{text}"); // header, two hours
     checks.push(
         serde_json::json!({"name": "rollup_interface_traffic", "inline": rollup, "csv": csv}),
     );
     let rollup = "SELECT SUM(records) AS records, SUM(packets) AS packets, SUM(bytes) AS bytes, \
                   COUNT(*) AS n FROM rollup_rejected_flows";
-    let o = vpcflow([
-        "query",
-        "--data",
-        data.to_str().unwrap(),
-        "--output",
-        "csv",
-        rollup,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let csv = d.write("rollup-rejected.csv", &o.stdout);
+    let csv = d.write(
+        "rollup-rejected.csv",
+        util::query_output(&data, "csv", rollup),
+    );
     checks.push(serde_json::json!({"name": "rollup_rejected_flows", "inline": rollup, "csv": csv}));
 
     let config = serde_json::json!({

@@ -68,18 +68,25 @@ pub fn ingest(args: &[&str]) -> (i32, serde_json::Value, Output) {
     (code, summary, o)
 }
 
-/// `vpcflow query --output json`: one JSON object per row.
-pub fn query(data: &Path, sql: &str) -> Vec<serde_json::Value> {
+/// `vpcflow query --output FORMAT`: its standard output; fails the test if the query fails.
+#[allow(dead_code)] // each test binary compiles util; not all of them call this
+pub fn query_output(data: &Path, format: &str, sql: &str) -> Vec<u8> {
     let o = vpcflow([
         "query",
         "--data",
         data.to_str().unwrap(),
         "--output",
-        "json",
+        format,
         sql,
     ]);
     assert!(o.status.success(), "query failed: {}", stderr(&o));
-    stdout(&o)
+    o.stdout
+}
+
+/// `vpcflow query --output json`: one JSON object per row.
+pub fn query(data: &Path, sql: &str) -> Vec<serde_json::Value> {
+    String::from_utf8(query_output(data, "json", sql))
+        .unwrap()
         .lines()
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_str(l).unwrap())
