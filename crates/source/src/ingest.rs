@@ -10,6 +10,7 @@
 
 use crate::IngestError;
 use crate::local::InputFile;
+use crate::text::{MemberGz, Text};
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -26,8 +27,6 @@ use vpcflow_dataset::manifest::{Dataset, SourceEntry};
 use vpcflow_dataset::writer::{DatasetWriter, PendingFile, QuarantineWriter};
 use vpcflow_format::{Layout, flow_log_id_from_name};
 
-/// Bytes read from an input at a time.
-const CHUNK: usize = 1 << 20;
 /// Bad lines named in the summary.
 const MAX_SAMPLES: usize = 10;
 /// A line longer than this is quarantined (cut) rather than buffered.
@@ -757,17 +756,19 @@ fn read_file(
         return Ok(outcome);
     }
     let unverified = Rc::new(Cell::new(false));
-    let mut reader: Box<dyn Read + '_> = if is_gzip {
-        Box::new(MemberGz::new(
+    let mut text = if is_gzip {
+        Text::Gzip(MemberGz::new(
             buffered,
             shared.opts.gzip_hold_bytes,
             unverified.clone(),
         ))
     } else {
-        Box::new(buffered)
+        Text::Plain {
+            inner: buffered,
+            last: 0,
+        }
     };
     let mut decoder = shared.decoder.build_decoder(source.clone(), flow_log_id);
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
     let sink_error: RefCell<Option<IngestError>> = RefCell::new(None);
     let samples = &mut result.summary.bad_line_samples;
     let mut emit = |e: DecodeEvent<'_>| {
@@ -797,62 +798,92 @@ fn read_file(
             *sink_error.borrow_mut() = Some(e);
         }
     };
+    let decode_err = |e: arrow::error::ArrowError| IngestError::Arrow(format!("{source}: {e}"));
+    // Blocks are parsed where they lie. Only a line cut by a block's end is copied, into
+    // `carry`, and parsed once the next block completes it; a line that would have to be
+    // held past 1 MiB is quarantined there (a gzip member below `gzip_hold_bytes` is a
+    // single block, so a long line in it is simply parsed, and fails as one).
+    let mut carry: Vec<u8> = Vec::new();
     let mut read_error: Option<std::io::Error> = None;
     let mut skipping_long_line = false;
     let mut at_start = true;
     loop {
-        let start = buf.len();
-        buf.resize(start + CHUNK, 0);
-        let n = match reader.read(&mut buf[start..]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                buf.truncate(start);
-                continue;
-            }
+        let mut block = match text.next_block() {
+            Ok(b) => b,
             Err(e) => {
-                buf.truncate(start);
                 read_error = Some(e);
                 break;
             }
         };
-        buf.truncate(start + n);
-        outcome.text_bytes += n as u64;
-        // A UTF-8 byte order mark before the first line (editors on Windows write one).
-        if at_start && (buf.len() >= 3 || n == 0) {
-            at_start = false;
-            if buf.starts_with(b"\xEF\xBB\xBF") {
-                buf.drain(..3);
-            }
-        }
-        if n == 0 {
+        outcome.text_bytes += block.len() as u64;
+        if block.is_empty() {
             break;
         }
+        // A UTF-8 byte order mark before the first line (editors on Windows write one).
+        if at_start {
+            if carry.is_empty() && block.len() >= 3 {
+                at_start = false;
+                block = block.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(block);
+            } else {
+                carry.extend_from_slice(block);
+                if carry.len() >= 3 {
+                    at_start = false;
+                    if carry.starts_with(b"\xEF\xBB\xBF") {
+                        carry.drain(..3);
+                    }
+                }
+                continue;
+            }
+        }
         if skipping_long_line {
-            match memchr::memchr(b'\n', &buf) {
+            match memchr::memchr(b'\n', block) {
                 Some(i) => {
-                    buf.drain(..=i);
+                    block = &block[i + 1..];
                     skipping_long_line = false;
                 }
+                None => continue,
+            }
+        }
+        if !carry.is_empty() {
+            match memchr::memchr(b'\n', block) {
+                Some(i) => {
+                    carry.extend_from_slice(&block[..=i]);
+                    block = &block[i + 1..];
+                    let used = decoder
+                        .decode(&carry, false, &mut emit)
+                        .map_err(decode_err)?;
+                    carry.drain(..used);
+                    if !carry.is_empty() {
+                        // Not all parsed (cannot happen with whole lines): keep the order.
+                        carry.extend_from_slice(block);
+                        block = &[];
+                    }
+                }
                 None => {
-                    buf.clear();
-                    continue;
+                    carry.extend_from_slice(block);
+                    block = &[];
                 }
             }
         }
-        let used = decoder
-            .decode(&buf, false, &mut emit)
-            .map_err(|e| IngestError::Arrow(format!("{source}: {e}")))?;
-        buf.drain(..used);
-        if buf.len() > MAX_LINE {
-            decoder.reject_line(&buf[..4096], "line longer than 1 MiB", &mut emit);
-            buf.clear();
+        if !block.is_empty() {
+            let used = decoder
+                .decode(block, false, &mut emit)
+                .map_err(decode_err)?;
+            carry.extend_from_slice(&block[used..]);
+        }
+        if carry.len() > MAX_LINE {
+            decoder.reject_line(&carry[..4096], "line longer than 1 MiB", &mut emit);
+            carry.clear();
             skipping_long_line = true;
         }
         if sink_error.borrow().is_some() || shared.abort.load(Ordering::Relaxed) {
             break;
         }
     }
-    drop(reader);
+    if at_start && carry.starts_with(b"\xEF\xBB\xBF") {
+        carry.drain(..3);
+    }
+    drop(text);
     if let Some(e) = counting.failed.take() {
         // The source broke off (network fault): nothing of this input lands.
         if strict {
@@ -864,18 +895,16 @@ fn read_file(
     }
     if read_error.is_none() {
         decoder
-            .decode(&buf, true, &mut emit)
-            .map_err(|e| IngestError::Arrow(format!("{source}: {e}")))?;
-    } else if !buf.is_empty() {
+            .decode(&carry, true, &mut emit)
+            .map_err(decode_err)?;
+    } else if !carry.is_empty() {
         decoder.reject_line(
-            &buf,
+            &carry,
             "incomplete line at the point the input was cut",
             &mut emit,
         );
     }
-    decoder
-        .finish(&mut emit)
-        .map_err(|e| IngestError::Arrow(format!("{source}: {e}")))?;
+    decoder.finish(&mut emit).map_err(decode_err)?;
     if let Some(e) = sink_error.into_inner() {
         return Err(e);
     }
@@ -998,116 +1027,6 @@ fn read_parquet(
 
 fn is_truncation(e: Option<&std::io::Error>) -> bool {
     e.is_some_and(|e| e.kind() == std::io::ErrorKind::UnexpectedEof)
-}
-
-/// Multi-member gzip whose text is handed on only once each member's checksum has verified,
-/// so records decoded from a corrupt member never land. A member's text is held up to
-/// `hold` bytes; a larger member's text is handed on before its end, and `unverified` says
-/// so until that member verifies. A stream cut short (truncated) hands on what it decoded:
-/// those bytes are the member's own, only the rest is missing.
-struct MemberGz<R: BufRead> {
-    state: Option<GzState<R>>,
-    ready: Vec<u8>,
-    pos: usize,
-    pending: Vec<u8>,
-    chunk: Vec<u8>,
-    hold: usize,
-    unverified: Rc<Cell<bool>>,
-    error: Option<std::io::Error>,
-}
-
-enum GzState<R: BufRead> {
-    Between(R),
-    Member(Box<flate2::bufread::GzDecoder<R>>),
-}
-
-impl<R: BufRead> MemberGz<R> {
-    fn new(inner: R, hold: usize, unverified: Rc<Cell<bool>>) -> Self {
-        Self {
-            state: Some(GzState::Between(inner)),
-            ready: Vec::new(),
-            pos: 0,
-            pending: Vec::new(),
-            chunk: vec![0u8; 256 * 1024],
-            hold: hold.max(1),
-            unverified,
-            error: None,
-        }
-    }
-
-    /// Decodes until there is text to hand on, the stream ends (false) or fails.
-    fn fill(&mut self) -> std::io::Result<bool> {
-        loop {
-            match self.state.take() {
-                None => return Ok(false),
-                Some(GzState::Between(mut r)) => {
-                    let more = !r.fill_buf()?.is_empty();
-                    if !more {
-                        self.state = Some(GzState::Between(r));
-                        return Ok(false);
-                    }
-                    self.state = Some(GzState::Member(Box::new(flate2::bufread::GzDecoder::new(
-                        r,
-                    ))));
-                }
-                Some(GzState::Member(mut d)) => match d.read(&mut self.chunk) {
-                    Ok(0) => {
-                        // The member ended and its checksum verified.
-                        self.unverified.set(false);
-                        self.state = Some(GzState::Between(d.into_inner()));
-                        if !self.pending.is_empty() {
-                            self.ready = std::mem::take(&mut self.pending);
-                            self.pos = 0;
-                            return Ok(true);
-                        }
-                    }
-                    Ok(n) => {
-                        self.pending.extend_from_slice(&self.chunk[..n]);
-                        self.state = Some(GzState::Member(d));
-                        if self.pending.len() >= self.hold {
-                            self.unverified.set(true);
-                            self.ready = std::mem::take(&mut self.pending);
-                            self.pos = 0;
-                            return Ok(true);
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                        self.state = Some(GzState::Member(d));
-                    }
-                    Err(e) => {
-                        if e.kind() == std::io::ErrorKind::UnexpectedEof && !self.pending.is_empty()
-                        {
-                            self.ready = std::mem::take(&mut self.pending);
-                            self.pos = 0;
-                            self.error = Some(e);
-                            return Ok(true);
-                        }
-                        self.pending.clear();
-                        return Err(e);
-                    }
-                },
-            }
-        }
-    }
-}
-
-impl<R: BufRead> Read for MemberGz<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.pos >= self.ready.len() {
-            if let Some(e) = self.error.take() {
-                return Err(e);
-            }
-            self.ready.clear();
-            self.pos = 0;
-            if !self.fill()? {
-                return Ok(0);
-            }
-        }
-        let n = buf.len().min(self.ready.len() - self.pos);
-        buf[..n].copy_from_slice(&self.ready[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
 }
 
 fn describe_read_error(e: &std::io::Error, gzip: bool) -> String {

@@ -15,6 +15,7 @@ pub mod ec2;
 pub mod ingest;
 pub mod local;
 pub mod s3;
+mod text;
 
 pub use vpcflow_aws as aws;
 

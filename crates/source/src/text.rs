@@ -1,0 +1,242 @@
+//! An input's text, handed to the decoder in blocks it parses in place: no copy between the
+//! decompressor (or the file's buffer) and the parser.
+
+use std::cell::Cell;
+use std::io::{BufRead, Read};
+use std::rc::Rc;
+
+/// Bytes the decompressor writes per call.
+const STEP: usize = 256 * 1024;
+
+/// The text of one input, gzipped or plain, as a sequence of blocks.
+pub(crate) enum Text<R: BufRead> {
+    Gzip(MemberGz<R>),
+    Plain {
+        inner: R,
+        /// Bytes of the block handed out last, consumed at the next call.
+        last: usize,
+    },
+}
+
+impl<R: BufRead> Text<R> {
+    /// The next block of text; empty at the end. A block is valid until the next call.
+    pub(crate) fn next_block(&mut self) -> std::io::Result<&[u8]> {
+        match self {
+            Text::Gzip(gz) => gz.next_block(),
+            Text::Plain { inner, last } => {
+                inner.consume(std::mem::take(last));
+                loop {
+                    match inner.fill_buf() {
+                        Ok(b) => {
+                            *last = b.len();
+                            // Re-borrowed: the loop's borrow ends here.
+                            return inner.fill_buf();
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Multi-member gzip whose text is handed on only once each member's checksum has verified,
+/// so records decoded from a corrupt member never land. A member's text is held up to
+/// `hold` bytes; a larger member's text is handed on before its end, and `unverified` says
+/// so until that member verifies. A stream cut short (truncated) hands on what it decoded:
+/// those bytes are the member's own, only the rest is missing.
+///
+/// The decompressor writes straight into the held buffer, and the two buffers (the one
+/// being filled and the one handed out) are reused from member to member.
+pub(crate) struct MemberGz<R: BufRead> {
+    state: Option<GzState<R>>,
+    /// The block handed out: `ready[..ready_len]`.
+    ready: Vec<u8>,
+    ready_len: usize,
+    /// The text held so far: `pending[..pending_len]` (the rest is spare, initialized).
+    pending: Vec<u8>,
+    pending_len: usize,
+    hold: usize,
+    unverified: Rc<Cell<bool>>,
+    error: Option<std::io::Error>,
+}
+
+enum GzState<R: BufRead> {
+    Between(R),
+    Member(Box<flate2::bufread::GzDecoder<R>>),
+}
+
+impl<R: BufRead> MemberGz<R> {
+    pub(crate) fn new(inner: R, hold: usize, unverified: Rc<Cell<bool>>) -> Self {
+        Self {
+            state: Some(GzState::Between(inner)),
+            ready: Vec::new(),
+            ready_len: 0,
+            pending: Vec::new(),
+            pending_len: 0,
+            hold: hold.max(1),
+            unverified,
+            error: None,
+        }
+    }
+
+    fn next_block(&mut self) -> std::io::Result<&[u8]> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.ready_len = 0;
+        if !self.fill()? {
+            return Ok(&[]);
+        }
+        Ok(&self.ready[..self.ready_len])
+    }
+
+    /// Hands the held text out as the next block.
+    fn hand_on(&mut self) {
+        std::mem::swap(&mut self.ready, &mut self.pending);
+        self.ready_len = self.pending_len;
+        self.pending_len = 0;
+    }
+
+    /// Decodes until there is text to hand on, the stream ends (false) or fails.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        loop {
+            match self.state.take() {
+                None => return Ok(false),
+                Some(GzState::Between(mut r)) => {
+                    let more = !r.fill_buf()?.is_empty();
+                    if !more {
+                        self.state = Some(GzState::Between(r));
+                        return Ok(false);
+                    }
+                    self.state = Some(GzState::Member(Box::new(flate2::bufread::GzDecoder::new(
+                        r,
+                    ))));
+                }
+                Some(GzState::Member(mut d)) => {
+                    let want = self.pending_len + STEP;
+                    if self.pending.len() < want {
+                        let grown = want.max(self.pending.len() * 2).min(self.hold + STEP);
+                        self.pending.resize(grown.max(want), 0);
+                    }
+                    match d.read(&mut self.pending[self.pending_len..want]) {
+                        Ok(0) => {
+                            // The member ended and its checksum verified.
+                            self.unverified.set(false);
+                            self.state = Some(GzState::Between(d.into_inner()));
+                            if self.pending_len > 0 {
+                                self.hand_on();
+                                return Ok(true);
+                            }
+                        }
+                        Ok(n) => {
+                            self.pending_len += n;
+                            self.state = Some(GzState::Member(d));
+                            if self.pending_len >= self.hold {
+                                self.unverified.set(true);
+                                self.hand_on();
+                                return Ok(true);
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                            self.state = Some(GzState::Member(d));
+                        }
+                        Err(e) => {
+                            if e.kind() == std::io::ErrorKind::UnexpectedEof && self.pending_len > 0
+                            {
+                                self.hand_on();
+                                self.error = Some(e);
+                                return Ok(true);
+                            }
+                            self.pending_len = 0;
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    fn gz(text: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(text).expect("in memory");
+        e.finish().expect("in memory")
+    }
+
+    fn all_blocks<R: BufRead>(t: &mut Text<R>) -> (Vec<Vec<u8>>, Option<std::io::Error>) {
+        let mut blocks = Vec::new();
+        loop {
+            match t.next_block() {
+                Ok([]) => return (blocks, None),
+                Ok(b) => blocks.push(b.to_vec()),
+                Err(e) => return (blocks, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn one_block_per_member_below_the_hold() {
+        let a: Vec<u8> = (0..2_800_000u32).map(|i| (i % 251) as u8).collect();
+        let mut data = gz(&a);
+        data.extend(gz(b"second member\n"));
+        let unverified = Rc::new(Cell::new(false));
+        let mut t = Text::Gzip(MemberGz::new(&data[..], 16 << 20, unverified.clone()));
+        let (blocks, err) = all_blocks(&mut t);
+        assert!(err.is_none());
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0], a);
+        assert_eq!(blocks[1], b"second member\n");
+        assert!(!unverified.get());
+    }
+
+    #[test]
+    fn a_member_past_the_hold_is_handed_on_unverified() {
+        let a: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        let data = gz(&a);
+        let unverified = Rc::new(Cell::new(false));
+        let mut t = Text::Gzip(MemberGz::new(&data[..], 1 << 20, unverified.clone()));
+        let first = t.next_block().expect("decodes").to_vec();
+        assert!(first.len() >= 1 << 20 && first.len() < (1 << 20) + STEP);
+        assert!(unverified.get());
+        let (rest, err) = all_blocks(&mut t);
+        assert!(err.is_none());
+        let joined: Vec<u8> = std::iter::once(first).chain(rest).flatten().collect();
+        assert_eq!(joined, a);
+        assert!(!unverified.get(), "the member verified at its end");
+    }
+
+    #[test]
+    fn a_truncated_member_hands_on_its_text_then_fails() {
+        let a: Vec<u8> = (0..200_000u32).map(|i| (i % 7) as u8 + b'a').collect();
+        let data = gz(&a);
+        let cut = &data[..data.len() - 12];
+        let mut t = Text::Gzip(MemberGz::new(cut, 16 << 20, Rc::new(Cell::new(false))));
+        let (blocks, err) = all_blocks(&mut t);
+        let err = err.expect("the cut is reported");
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        let joined: Vec<u8> = blocks.into_iter().flatten().collect();
+        assert!(!joined.is_empty() && a.starts_with(&joined));
+    }
+
+    #[test]
+    fn plain_text_comes_in_the_readers_blocks() {
+        let a: Vec<u8> = (0..100_000u32).map(|i| (i % 26) as u8 + b'a').collect();
+        let mut t = Text::Plain {
+            inner: std::io::BufReader::with_capacity(4096, &a[..]),
+            last: 0,
+        };
+        let (blocks, err) = all_blocks(&mut t);
+        assert!(err.is_none());
+        assert!(blocks.iter().all(|b| b.len() <= 4096));
+        assert_eq!(blocks.concat(), a);
+    }
+}
