@@ -663,7 +663,7 @@ fn a_line_longer_than_1_mib_is_quarantined_and_the_lines_around_it_land() {
     let d = Dir::new();
     let long = "x".repeat(3 << 20);
     let text = format!("{HEADER}{}{long}\n{}", lines(0..100), lines(100..200));
-    d.write("in/long.log.gz", &gzip(text.as_bytes()));
+    d.write("in/long.log.gz", gzip(text.as_bytes()));
     d.write("in/long.log", text.as_bytes());
     let out = d.join("out");
     let (code, s, _) = ingest(&[

@@ -49,7 +49,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
     }
 }
 
-/// Parquet settings of the dataset: zstd, dictionary encoding, page statistics.
+/// Parquet settings of the dataset: zstd, dictionary encoding, page statistics (but for the
+/// four address columns).
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
@@ -69,6 +70,13 @@ pub fn writer_properties() -> WriterProperties {
         .set_column_dictionary_enabled("srcport".into(), false)
         .set_column_dictionary_enabled("source_line".into(), false)
         .set_column_encoding("source_line".into(), Encoding::DELTA_BINARY_PACKED)
+        // A new address on nearly every row: their min/max prune no file or page (and an
+        // address's text order is not its numeric order, so they serve no range either),
+        // while computing them compared every value, 6% of the ingest's CPU.
+        .set_column_statistics_enabled("srcaddr".into(), EnabledStatistics::None)
+        .set_column_statistics_enabled("dstaddr".into(), EnabledStatistics::None)
+        .set_column_statistics_enabled("pkt_srcaddr".into(), EnabledStatistics::None)
+        .set_column_statistics_enabled("pkt_dstaddr".into(), EnabledStatistics::None)
         .set_created_by(format!("vpcflow {}", env!("CARGO_PKG_VERSION")))
         .build()
 }
@@ -448,5 +456,54 @@ mod tests {
         );
         assert_eq!(partition_hour("date=unknown/hour=unknown/p.parquet"), None);
         assert_eq!(partition_hour("_quarantine/x.jsonl"), None);
+    }
+
+    #[test]
+    fn statistics_on_every_column_but_the_addresses() {
+        let text = "2 123456789012 eni-1 10.0.0.9 10.0.0.10 443 50000 6 3 120 1700000000 1700000060 ACCEPT OK\n\
+                    2 123456789012 eni-2 10.0.0.10 10.0.0.9 50000 443 6 5 900 1700000030 1700000090 REJECT OK\n";
+        let mut batches = Vec::new();
+        let mut decoder =
+            vpcflow_arrow::FlowDecoderBuilder::new(vpcflow_format::Layout::default_v2())
+                .build_decoder("t.log".into(), None);
+        let mut emit = |e: vpcflow_arrow::DecodeEvent<'_>| {
+            if let vpcflow_arrow::DecodeEvent::Batch(_, b) = e {
+                batches.push(b);
+            }
+        };
+        decoder.decode(text.as_bytes(), true, &mut emit).unwrap();
+        decoder.finish(&mut emit).unwrap();
+        let mut out = Vec::new();
+        let mut w =
+            ArrowWriter::try_new(&mut out, batches[0].schema(), Some(writer_properties())).unwrap();
+        w.write(&batches[0]).unwrap();
+        let meta = w.close().unwrap();
+        let columns = meta.row_groups()[0].columns();
+        let stats = |name: &str| {
+            columns
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .unwrap()
+                .statistics()
+                .cloned()
+        };
+        assert!(stats("srcaddr").is_none());
+        assert!(stats("pkt_dstaddr").is_none());
+        match stats("start").unwrap() {
+            parquet::file::statistics::Statistics::Int64(s) => {
+                assert_eq!(
+                    (s.min_opt(), s.max_opt()),
+                    (Some(&1700000000), Some(&1700000030))
+                );
+            }
+            other => panic!("start: {other:?}"),
+        }
+        match stats("action").unwrap() {
+            parquet::file::statistics::Statistics::ByteArray(s) => {
+                assert_eq!(s.min_opt().unwrap().data(), b"ACCEPT");
+                assert_eq!(s.max_opt().unwrap().data(), b"REJECT");
+            }
+            other => panic!("action: {other:?}"),
+        }
     }
 }
