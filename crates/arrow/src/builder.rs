@@ -133,20 +133,20 @@ impl FlowBatchBuilder {
                 Some(Column::Int32(b)) => Arc::new(b.finish()),
                 Some(Column::Int64(b)) => Arc::new(b.finish()),
                 Some(Column::Utf8(b)) => Arc::new(b.finish()),
-                _ => new_null_array(&crate::schema::data_type(def.kind), rows),
+                _ => nulls(&crate::schema::data_type(def.kind), rows),
             };
             columns.push(array);
         }
         let unknown_type = schema.field(FIELDS.len()).data_type().clone();
         columns.push(match self.unknown.as_mut() {
             Some(m) => Arc::new(m.finish()),
-            None => new_null_array(&unknown_type, rows),
+            None => nulls(&unknown_type, rows),
         });
         columns.push(match &self.flow_log_id {
             Some(id) => Arc::new(arrow::array::StringArray::from_iter_values(
                 std::iter::repeat_n(&**id, rows),
             )),
-            None => new_null_array(&arrow::datatypes::DataType::Utf8, rows),
+            None => nulls(&arrow::datatypes::DataType::Utf8, rows),
         });
         columns.push(Arc::new(arrow::array::StringArray::from_iter_values(
             std::iter::repeat_n(&*self.source, rows),
@@ -154,6 +154,24 @@ impl FlowBatchBuilder {
         columns.push(Arc::new(self.lines.finish()));
         RecordBatch::try_new(schema, columns).map(Some)
     }
+}
+
+/// An all-null array of `data_type` and `rows` rows: a slice of one shared array per type, so
+/// the columns a layout lacks (most of the ~70) cost no allocation and no zeroing per batch.
+fn nulls(data_type: &arrow::datatypes::DataType, rows: usize) -> ArrayRef {
+    static SHARED: std::sync::Mutex<Vec<ArrayRef>> = std::sync::Mutex::new(Vec::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    let i = match shared.iter().position(|a| a.data_type() == data_type) {
+        Some(i) => i,
+        None => {
+            shared.push(new_null_array(data_type, 0));
+            shared.len() - 1
+        }
+    };
+    if shared[i].len() < rows {
+        shared[i] = new_null_array(data_type, rows.max(65536));
+    }
+    shared[i].slice(0, rows)
 }
 
 #[cfg(test)]
@@ -206,5 +224,16 @@ mod tests {
             .unwrap()
             .as_string::<i32>();
         assert_eq!(id.value(1), "fl-1");
+    }
+
+    #[test]
+    fn shared_null_columns_have_each_batchs_length() {
+        for rows in [3, 70_000, 5] {
+            let a = nulls(&arrow::datatypes::DataType::Utf8, rows);
+            assert_eq!((a.len(), a.null_count()), (rows, rows));
+            let m = nulls(flow_schema().field(FIELDS.len()).data_type(), rows);
+            assert_eq!((m.len(), m.null_count()), (rows, rows));
+            assert_eq!(m.data_type(), flow_schema().field(FIELDS.len()).data_type());
+        }
     }
 }

@@ -550,7 +550,13 @@ impl<'a> Stage<'a> {
         if let Some((w, _)) = self.apart.as_mut() {
             return Ok(w.write(bucket, &batch)?);
         }
-        self.bytes += batch.get_array_memory_size();
+        // All-null columns are slices of arrays shared by every batch: they hold nothing.
+        self.bytes += batch
+            .columns()
+            .iter()
+            .filter(|c| c.null_count() < c.len())
+            .map(|c| c.get_array_memory_size())
+            .sum::<usize>();
         self.batches.push((bucket, batch));
         self.spill_if_large()
     }
