@@ -74,9 +74,10 @@ pub fn writer_properties() -> WriterProperties {
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(1 << 19))
-        // Fewer, larger pages: every page of each of the ~70 columns pays for a compressor
-        // context, and pages of 32k rows keep the open pages of every column small.
-        .set_data_page_row_count_limit(1 << 15)
+        // A column holds its open page (for a dictionary column, a u64 index per row) until
+        // the page is full: pages of 16k rows keep a worker under ~90 MB (32k rows: ~105 MB),
+        // for 0.4% larger files and no measurable CPU.
+        .set_data_page_row_count_limit(1 << 14)
         .set_write_batch_size(8192)
         // Nearly unique per row: a dictionary would be abandoned or no smaller, and interning
         // every value costs the writer more than any other column.
