@@ -500,13 +500,13 @@ mod tests {
         w.write(&batches[0]).unwrap();
         let meta = w.close().unwrap();
         let columns = meta.row_groups()[0].columns();
-        let codec = |name: &str| {
+        let chunk = |name: &str| {
             columns
                 .iter()
                 .find(|c| c.column_path().string() == name)
                 .unwrap()
-                .compression()
         };
+        let codec = |name: &str| chunk(name).compression();
         // The default format's columns are zstd; those it leaves empty, Snappy.
         assert!(matches!(codec("srcaddr"), Compression::ZSTD(_)));
         assert!(matches!(codec("start"), Compression::ZSTD(_)));
@@ -514,14 +514,7 @@ mod tests {
         assert_eq!(codec("vpc_id"), Compression::SNAPPY);
         assert_eq!(codec("ecs_task_arn"), Compression::SNAPPY);
         assert_eq!(codec("flow_log_id"), Compression::SNAPPY);
-        let stats = |name: &str| {
-            columns
-                .iter()
-                .find(|c| c.column_path().string() == name)
-                .unwrap()
-                .statistics()
-                .cloned()
-        };
+        let stats = |name: &str| chunk(name).statistics().cloned();
         assert!(stats("srcaddr").is_none());
         assert!(stats("pkt_dstaddr").is_none());
         match stats("start").unwrap() {
