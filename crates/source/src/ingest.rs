@@ -886,9 +886,6 @@ fn read_file(
             break;
         }
     }
-    if at_start && carry.starts_with(b"\xEF\xBB\xBF") {
-        carry.drain(..3);
-    }
     drop(text);
     if let Some(e) = counting.failed.take() {
         // The source broke off (network fault): nothing of this input lands.
