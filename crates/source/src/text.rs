@@ -47,16 +47,16 @@ impl<R: BufRead> Text<R> {
 /// so until that member verifies. A stream cut short (truncated) hands on what it decoded:
 /// those bytes are the member's own, only the rest is missing.
 ///
-/// The decompressor writes straight into the held buffer, and the two buffers (the one
-/// being filled and the one handed out) are reused from member to member.
+/// The decompressor writes straight into the held buffer, which is also the block handed out:
+/// one buffer, reused from member to member (the caller is done with a block when it asks
+/// for the next).
 pub(crate) struct MemberGz<R: BufRead> {
     state: Option<GzState<R>>,
-    /// The block handed out: `ready[..ready_len]`.
-    ready: Vec<u8>,
-    ready_len: usize,
-    /// The text held so far: `pending[..pending_len]` (the rest is spare, initialized).
+    /// The text held so far: `pending[..pending_len]` (the rest is spare, initialized). Once
+    /// handed out it is a block, and the next call starts over at its beginning.
     pending: Vec<u8>,
     pending_len: usize,
+    handed_out: bool,
     hold: usize,
     unverified: Rc<Cell<bool>>,
     error: Option<std::io::Error>,
@@ -71,10 +71,9 @@ impl<R: BufRead> MemberGz<R> {
     pub(crate) fn new(inner: R, hold: usize, unverified: Rc<Cell<bool>>) -> Self {
         Self {
             state: Some(GzState::Between(inner)),
-            ready: Vec::new(),
-            ready_len: 0,
             pending: Vec::new(),
             pending_len: 0,
+            handed_out: false,
             hold: hold.max(1),
             unverified,
             error: None,
@@ -85,18 +84,18 @@ impl<R: BufRead> MemberGz<R> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.ready_len = 0;
+        if std::mem::take(&mut self.handed_out) {
+            self.pending_len = 0;
+        }
         if !self.fill()? {
             return Ok(&[]);
         }
-        Ok(&self.ready[..self.ready_len])
+        Ok(&self.pending[..self.pending_len])
     }
 
     /// Hands the held text out as the next block.
     fn hand_on(&mut self) {
-        std::mem::swap(&mut self.ready, &mut self.pending);
-        self.ready_len = self.pending_len;
-        self.pending_len = 0;
+        self.handed_out = true;
     }
 
     /// Decodes until there is text to hand on, the stream ends (false) or fails.
