@@ -695,3 +695,42 @@ fn a_line_longer_than_1_mib_is_quarantined_and_the_lines_around_it_land() {
         2
     );
 }
+
+#[test]
+fn an_input_that_interleaves_two_hours_lands_in_one_row_group_per_hour() {
+    let d = Dir::new();
+    // 140,000 lines alternating between 00:00 and 01:00: the decoder hands each hour on in
+    // several batches of 65,536 rows, interleaved.
+    let text: String = (0..140_000u32)
+        .map(|n| {
+            let start = 1_764_547_200 + (n % 2) * 3600;
+            format!(
+                "2 123456789012 eni-0a{:05} 10.0.0.1 10.0.0.2 {} 443 6 2 {n}00 {start} {} ACCEPT OK\n",
+                n % 1000,
+                n % 60_000,
+                start + 60
+            )
+        })
+        .collect();
+    d.write("in/mixed.log", format!("{HEADER}{text}").as_bytes());
+    let out = d.join("out");
+    let (code, s, _) = ingest(&[
+        d.join("in").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(s["records"], 140_000);
+    let groups = util::run_python(&format!(
+        "import duckdb\n\
+         print(duckdb.sql(\"SELECT regexp_extract(file_name, 'hour=\\\\d+'), \
+         count(DISTINCT row_group_id), max(row_group_num_rows) FROM parquet_metadata('{}/**/*.parquet') GROUP BY ALL ORDER BY 1\").fetchall())",
+        out.display()
+    ));
+    assert_eq!(
+        groups.trim(),
+        "[('hour=00', 1, 70000), ('hour=01', 1, 70000)]"
+    );
+}

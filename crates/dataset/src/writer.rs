@@ -174,6 +174,21 @@ impl DatasetWriter {
             Some(i) => i,
             None => self.open_file(bucket, batch)?,
         };
+        // Only the file being written holds encoders: another file's row group is written
+        // out when the writer turns away from it. An open row group holds every column's
+        // dictionary, zstd contexts and compressed pages (about 25 MB for a flow-log layout),
+        // so a worker turning from one hour to the next would otherwise hold two.
+        for (i, other) in self.open.iter_mut().enumerate() {
+            if i != idx && other.writer.in_progress_rows() > 0 {
+                other
+                    .writer
+                    .flush()
+                    .map_err(|source| DatasetError::Parquet {
+                        path: other.tmp.clone(),
+                        source,
+                    })?;
+            }
+        }
         let file = &mut self.open[idx];
         file.last_used = self.clock;
         file.writer
@@ -534,5 +549,73 @@ mod tests {
             }
             other => panic!("action: {other:?}"),
         }
+    }
+
+    #[test]
+    fn turning_to_another_hour_writes_out_the_other_files_row_group() {
+        // Three records of 13:00, one of 14:00, two more of 13:00 (late ones), in three batches.
+        let line = |start: i64| {
+            format!(
+                "2 123456789012 eni-1 10.0.0.9 10.0.0.10 443 50000 6 3 120 {start} {} ACCEPT OK\n",
+                start + 60
+            )
+        };
+        let h13 = 1_700_000_000 - 1_700_000_000 % 3600 + 13 * 3600;
+        let batch = |starts: &[i64]| {
+            let text: String = starts.iter().map(|&s| line(s)).collect();
+            let mut out = Vec::new();
+            let mut decoder =
+                vpcflow_arrow::FlowDecoderBuilder::new(vpcflow_format::Layout::default_v2())
+                    .build_decoder("t.log".into(), None);
+            let mut emit = |e: vpcflow_arrow::DecodeEvent<'_>| {
+                if let vpcflow_arrow::DecodeEvent::Batch(bucket, b) = e {
+                    out.push((bucket, b));
+                }
+            };
+            decoder.decode(text.as_bytes(), true, &mut emit).unwrap();
+            decoder.finish(&mut emit).unwrap();
+            assert_eq!(out.len(), 1);
+            out.remove(0)
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = DatasetWriter::new(dir.path(), "run", "w0".into()).unwrap();
+        for starts in [
+            &[h13, h13 + 5, h13 + 10][..],
+            &[h13 + 3600],
+            &[h13 + 20, h13 + 30],
+        ] {
+            let (bucket, b) = batch(starts);
+            w.write(bucket, &b).unwrap();
+        }
+        // The 13:00 file's first row group was written out when the writer turned to 14:00, the
+        // 14:00 file's when it turned back: only the file being written holds rows in memory.
+        let mut held: Vec<_> = w
+            .open
+            .iter()
+            .map(|f| (f.bucket, f.writer.in_progress_rows()))
+            .collect();
+        held.sort();
+        assert_eq!(
+            held,
+            vec![
+                (hour_bucket(Some(h13)), 2),
+                (hour_bucket(Some(h13 + 3600)), 0)
+            ]
+        );
+        let mut files = w.finish().unwrap();
+        files.sort_by_key(|f| f.bucket);
+        let groups = |f: &PendingFile| {
+            let file = File::open(&f.tmp).unwrap();
+            let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+            let meta = parquet::file::reader::FileReader::metadata(&reader).clone();
+            meta.row_groups()
+                .iter()
+                .map(|g| g.num_rows())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0].rows, 5);
+        assert_eq!(groups(&files[0]), vec![3, 2]);
+        assert_eq!(groups(&files[1]), vec![1]);
     }
 }

@@ -609,8 +609,12 @@ impl<'a> Stage<'a> {
             }
             return Ok((files, Vec::new()));
         }
+        // One hour after another: the segment's writer writes out a file's row group when it
+        // turns to another file, so interleaved hours would make many small row groups.
+        let mut batches = self.batches;
+        batches.sort_by_key(|(bucket, _)| *bucket);
         let mut buckets = Vec::new();
-        for (bucket, b) in self.batches {
+        for (bucket, b) in batches {
             segment.writer.write(bucket, &b)?;
             if !buckets.contains(&bucket) {
                 buckets.push(bucket);
