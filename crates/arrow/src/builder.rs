@@ -143,17 +143,23 @@ impl FlowBatchBuilder {
             None => nulls(&unknown_type, rows),
         });
         columns.push(match &self.flow_log_id {
-            Some(id) => Arc::new(arrow::array::StringArray::from_iter_values(
-                std::iter::repeat_n(&**id, rows),
-            )),
+            Some(id) => repeated(id, rows),
             None => nulls(&arrow::datatypes::DataType::Utf8, rows),
         });
-        columns.push(Arc::new(arrow::array::StringArray::from_iter_values(
-            std::iter::repeat_n(&*self.source, rows),
-        )));
+        columns.push(repeated(&self.source, rows));
         columns.push(Arc::new(self.lines.finish()));
         RecordBatch::try_new(schema, columns).map(Some)
     }
+}
+
+/// `value` on each of `rows` rows, in buffers of exactly the size needed (collecting an
+/// iterator grows the values by doubling: up to twice the bytes, and an object's key is the
+/// widest value of a record).
+fn repeated(value: &str, rows: usize) -> ArrayRef {
+    let offsets =
+        arrow::buffer::OffsetBuffer::<i32>::from_lengths(std::iter::repeat_n(value.len(), rows));
+    let values = arrow::buffer::Buffer::from_vec(value.as_bytes().repeat(rows));
+    Arc::new(arrow::array::StringArray::new(offsets, values, None))
 }
 
 /// An all-null array of `data_type` and `rows` rows: a slice of one shared array per type, so
