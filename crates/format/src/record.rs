@@ -1,4 +1,5 @@
-//! The nom parser for one flow-log record.
+//! The parser for one flow-log record: separators found by a vector search (memchr), values
+//! parsed with nom.
 
 use crate::fields::{END, FIELDS, FieldKind, START};
 use crate::layout::{Layout, Slot};
@@ -155,16 +156,19 @@ impl RecordParser {
         // One UTF-8 check for the whole line; tokens are then cut from the checked text.
         let text = std::str::from_utf8(line).ok();
         let has_nul = line.contains(&0);
-        let mut rest = line;
+        // The separators, found by a vector search rather than byte by byte: tokens are short
+        // (seven bytes on average) and scanning for their ends was a quarter of the parse.
+        let mut separators = memchr::memchr2_iter(b' ', b'\t', line);
+        let mut from = 0;
         for (position, plan) in self.plan.iter().enumerate() {
-            let Ok((next, tok)) = token(rest) else {
+            let Some(start) = next_token(&mut separators, &mut from, line.len()) else {
                 return Err(LineError::FieldCount {
                     expected: self.plan.len(),
                     found: position,
                 });
             };
-            rest = next;
-            let start = tok.as_ptr() as usize - line.as_ptr() as usize;
+            let tok = &line[start..from];
+            from += 1;
             let tok_text = match text {
                 Some(t) => t.get(start..start + tok.len()),
                 None => std::str::from_utf8(tok).ok(),
@@ -192,7 +196,7 @@ impl RecordParser {
                 }
             }
         }
-        let extra = count_tokens(rest);
+        let extra = count_tokens(line.get(from..).unwrap_or_default());
         if extra > 0 {
             return Err(LineError::FieldCount {
                 expected: self.plan.len(),
@@ -254,6 +258,31 @@ impl RecordParser {
     }
 }
 
+/// The next non-empty token: returns its start and leaves `from` at its end (the separator
+/// after it, or `len`), given `separators`, the positions of the separators from `from` on.
+fn next_token(
+    separators: &mut impl Iterator<Item = usize>,
+    from: &mut usize,
+    len: usize,
+) -> Option<usize> {
+    loop {
+        let start = *from;
+        match separators.next() {
+            // Separators in a row: an empty token, skipped.
+            Some(end) if end == start => *from = end + 1,
+            Some(end) => {
+                *from = end;
+                return Some(start);
+            }
+            None if start < len => {
+                *from = len;
+                return Some(start);
+            }
+            None => return None,
+        }
+    }
+}
+
 fn count_tokens(mut rest: &[u8]) -> usize {
     let mut n = 0;
     while let Ok((next, _)) = token(rest) {
@@ -308,6 +337,34 @@ mod tests {
         assert_eq!(v[9], Value::Null);
         assert_eq!(v[10], Value::Int(1431280876));
         assert_eq!(v[13], Value::Str("NODATA"));
+    }
+
+    #[test]
+    fn tabs_and_separators_at_either_end_separate_too() {
+        let v = parse_default(
+            " \t2\t123456789010 eni-1\t\t10.0.0.1 10.0.0.2 1 2 6 3 4 1431280876 1431280934 ACCEPT OK \t",
+        )
+        .unwrap();
+        assert_eq!(v.len(), 14);
+        assert_eq!(v[0], Value::Int(2));
+        assert_eq!(v[2], Value::Str("eni-1"));
+        assert_eq!(v[3], Value::Str("10.0.0.1"));
+        assert_eq!(v[13], Value::Str("OK"));
+        // A missing last field, and one field too many after a tab.
+        assert_eq!(
+            parse_default("2 1 eni-1 a b 1 2 6 1 2 3 4 ACCEPT  "),
+            Err(LineError::FieldCount {
+                expected: 14,
+                found: 13
+            })
+        );
+        assert_eq!(
+            parse_default("2 1 eni-1 a b 1 2 6 1 2 3 4 ACCEPT OK\tx"),
+            Err(LineError::FieldCount {
+                expected: 14,
+                found: 15
+            })
+        );
     }
 
     #[test]
