@@ -54,7 +54,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
 /// decompressor hold about 400 KB while its file is open (parquet creates both per column):
 /// for the empty ones that was most of a worker's memory. Their pages are a few bytes of
 /// null flags; should a later batch of another format fill one, Snappy still compresses it.
-fn empty_columns_in_snappy(props: WriterProperties, first: &RecordBatch) -> WriterProperties {
+pub fn empty_columns_in_snappy(props: WriterProperties, first: &RecordBatch) -> WriterProperties {
     let mut b = props.into_builder();
     for (field, column) in first.schema().fields().iter().zip(first.columns()) {
         if !field.data_type().is_nested() && column.null_count() == column.len() {
