@@ -495,21 +495,27 @@ mod tests {
         assert_eq!(partition_hour("_quarantine/x.jsonl"), None);
     }
 
-    #[test]
-    fn statistics_on_every_column_but_the_addresses_and_snappy_for_empty_ones() {
-        let text = "2 123456789012 eni-1 10.0.0.9 10.0.0.10 443 50000 6 3 120 1700000000 1700000060 ACCEPT OK\n\
-                    2 123456789012 eni-2 10.0.0.10 10.0.0.9 50000 443 6 5 900 1700000030 1700000090 REJECT OK\n";
+    /// The batches, with their hours, that the decoder makes of v2 `text`.
+    fn decode(text: &str) -> Vec<(HourBucket, RecordBatch)> {
         let mut batches = Vec::new();
         let mut decoder =
             vpcflow_arrow::FlowDecoderBuilder::new(vpcflow_format::Layout::default_v2())
                 .build_decoder("t.log".into(), None);
         let mut emit = |e: vpcflow_arrow::DecodeEvent<'_>| {
-            if let vpcflow_arrow::DecodeEvent::Batch(_, b) = e {
-                batches.push(b);
+            if let vpcflow_arrow::DecodeEvent::Batch(bucket, b) = e {
+                batches.push((bucket, b));
             }
         };
         decoder.decode(text.as_bytes(), true, &mut emit).unwrap();
         decoder.finish(&mut emit).unwrap();
+        batches
+    }
+
+    #[test]
+    fn statistics_on_every_column_but_the_addresses_and_snappy_for_empty_ones() {
+        let text = "2 123456789012 eni-1 10.0.0.9 10.0.0.10 443 50000 6 3 120 1700000000 1700000060 ACCEPT OK\n\
+                    2 123456789012 eni-2 10.0.0.10 10.0.0.9 50000 443 6 5 900 1700000030 1700000090 REJECT OK\n";
+        let batches: Vec<_> = decode(text).into_iter().map(|(_, b)| b).collect();
         let mut out = Vec::new();
         let props = empty_columns_in_snappy(writer_properties(), &batches[0]);
         let mut w = ArrowWriter::try_new(&mut out, batches[0].schema(), Some(props)).unwrap();
@@ -560,20 +566,10 @@ mod tests {
                 start + 60
             )
         };
-        let h13 = 1_700_000_000 - 1_700_000_000 % 3600 + 13 * 3600;
+        let h13 = 1_699_966_800; // 2023-11-14 13:00:00 UTC
         let batch = |starts: &[i64]| {
             let text: String = starts.iter().map(|&s| line(s)).collect();
-            let mut out = Vec::new();
-            let mut decoder =
-                vpcflow_arrow::FlowDecoderBuilder::new(vpcflow_format::Layout::default_v2())
-                    .build_decoder("t.log".into(), None);
-            let mut emit = |e: vpcflow_arrow::DecodeEvent<'_>| {
-                if let vpcflow_arrow::DecodeEvent::Batch(bucket, b) = e {
-                    out.push((bucket, b));
-                }
-            };
-            decoder.decode(text.as_bytes(), true, &mut emit).unwrap();
-            decoder.finish(&mut emit).unwrap();
+            let mut out = decode(&text);
             assert_eq!(out.len(), 1);
             out.remove(0)
         };
