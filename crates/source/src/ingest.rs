@@ -811,8 +811,7 @@ fn read_file(
     let decode_err = |e: arrow::error::ArrowError| IngestError::Arrow(format!("{source}: {e}"));
     // Blocks are parsed where they lie. Only a line cut by a block's end is copied, into
     // `carry`, and parsed once the next block completes it; a line that would have to be
-    // held past 1 MiB is quarantined there (a gzip member below `gzip_hold_bytes` is a
-    // single block, so a long line in it is simply parsed, and fails as one).
+    // held past 1 MiB is quarantined there.
     let mut carry: Vec<u8> = Vec::new();
     let mut read_error: Option<std::io::Error> = None;
     let mut skipping_long_line = false;
@@ -890,6 +889,7 @@ fn read_file(
             break;
         }
     }
+    // The text's buffers go before the records are written (the writer's peak).
     drop(text);
     if let Some(e) = counting.failed.take() {
         // The source broke off (network fault): nothing of this input lands.

@@ -41,24 +41,31 @@ impl<R: BufRead> Text<R> {
     }
 }
 
+/// Bytes of a chunk of held text, and so the most a gzip block hands on.
+const CHUNK: usize = 1 << 20;
+
 /// Multi-member gzip whose text is handed on only once each member's checksum has verified,
 /// so records decoded from a corrupt member never land. A member's text is held up to
 /// `hold` bytes; a larger member's text is handed on before its end, and `unverified` says
 /// so until that member verifies. A stream cut short (truncated) hands on what it decoded:
 /// those bytes are the member's own, only the rest is missing.
 ///
-/// The decompressor writes straight into the held buffer, which is also the block handed out:
-/// one buffer, reused from member to member (the caller is done with a block when it asks
-/// for the next).
+/// The text is held in chunks of 1 MiB that the decompressor writes straight into and that
+/// are then handed out, one block each, and reused from member to member (the caller is done
+/// with a block when it asks for the next). Chunks rather than one growing buffer: a held
+/// member costs its size rounded up to a chunk, not up to a power of two, is never copied to
+/// grow, and is zeroed once.
 pub(crate) struct MemberGz<R: BufRead> {
     state: Option<GzState<R>>,
-    /// The text held so far: `pending[..pending_len]` (the rest is spare, initialized). Once
-    /// handed out it is a block, and the next call starts over at its beginning.
-    pending: Vec<u8>,
-    pending_len: usize,
-    handed_out: bool,
+    /// Allocated chunks; the held text fills them in order.
+    chunks: Vec<Box<[u8]>>,
+    /// Bytes of text held.
+    held: usize,
+    /// While the held text is handed out: the next chunk to hand out.
+    handing: Option<usize>,
     hold: usize,
     unverified: Rc<Cell<bool>>,
+    /// An error to report once the text before it has been handed out.
     error: Option<std::io::Error>,
 }
 
@@ -71,9 +78,9 @@ impl<R: BufRead> MemberGz<R> {
     pub(crate) fn new(inner: R, hold: usize, unverified: Rc<Cell<bool>>) -> Self {
         Self {
             state: Some(GzState::Between(inner)),
-            pending: Vec::new(),
-            pending_len: 0,
-            handed_out: false,
+            chunks: Vec::new(),
+            held: 0,
+            handing: None,
             hold: hold.max(1),
             unverified,
             error: None,
@@ -81,21 +88,27 @@ impl<R: BufRead> MemberGz<R> {
     }
 
     fn next_block(&mut self) -> std::io::Result<&[u8]> {
+        if let Some(i) = self.handing {
+            if i * CHUNK < self.held {
+                self.handing = Some(i + 1);
+                let len = (self.held - i * CHUNK).min(CHUNK);
+                return Ok(&self.chunks[i][..len]);
+            }
+            self.handing = None;
+            self.held = 0;
+        }
         if let Some(e) = self.error.take() {
             return Err(e);
-        }
-        if std::mem::take(&mut self.handed_out) {
-            self.pending_len = 0;
         }
         if !self.fill()? {
             return Ok(&[]);
         }
-        Ok(&self.pending[..self.pending_len])
+        self.next_block()
     }
 
-    /// Hands the held text out as the next block.
+    /// Hands the held text out, chunk by chunk.
     fn hand_on(&mut self) {
-        self.handed_out = true;
+        self.handing = Some(0);
     }
 
     /// Decodes until there is text to hand on, the stream ends (false) or fails.
@@ -114,25 +127,25 @@ impl<R: BufRead> MemberGz<R> {
                     ))));
                 }
                 Some(GzState::Member(mut d)) => {
-                    let want = self.pending_len + STEP;
-                    if self.pending.len() < want {
-                        let grown = want.max(self.pending.len() * 2).min(self.hold + STEP);
-                        self.pending.resize(grown.max(want), 0);
+                    let (chunk, at) = (self.held / CHUNK, self.held % CHUNK);
+                    if chunk == self.chunks.len() {
+                        self.chunks.push(vec![0; CHUNK].into_boxed_slice());
                     }
-                    match d.read(&mut self.pending[self.pending_len..want]) {
+                    let end = (at + STEP).min(CHUNK);
+                    match d.read(&mut self.chunks[chunk][at..end]) {
                         Ok(0) => {
                             // The member ended and its checksum verified.
                             self.unverified.set(false);
                             self.state = Some(GzState::Between(d.into_inner()));
-                            if self.pending_len > 0 {
+                            if self.held > 0 {
                                 self.hand_on();
                                 return Ok(true);
                             }
                         }
                         Ok(n) => {
-                            self.pending_len += n;
+                            self.held += n;
                             self.state = Some(GzState::Member(d));
-                            if self.pending_len >= self.hold {
+                            if self.held >= self.hold {
                                 self.unverified.set(true);
                                 self.hand_on();
                                 return Ok(true);
@@ -142,13 +155,12 @@ impl<R: BufRead> MemberGz<R> {
                             self.state = Some(GzState::Member(d));
                         }
                         Err(e) => {
-                            if e.kind() == std::io::ErrorKind::UnexpectedEof && self.pending_len > 0
-                            {
+                            if e.kind() == std::io::ErrorKind::UnexpectedEof && self.held > 0 {
                                 self.hand_on();
                                 self.error = Some(e);
                                 return Ok(true);
                             }
-                            self.pending_len = 0;
+                            self.held = 0;
                             return Err(e);
                         }
                     }
@@ -182,18 +194,57 @@ mod tests {
         }
     }
 
+    /// A reader that counts the bytes its consumer has taken.
+    struct Counted<'a> {
+        data: &'a [u8],
+        taken: Rc<Cell<usize>>,
+    }
+
+    impl Read for Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.data.read(buf)?;
+            self.taken.set(self.taken.get() + n);
+            Ok(n)
+        }
+    }
+
+    impl BufRead for Counted<'_> {
+        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+            Ok(self.data)
+        }
+        fn consume(&mut self, n: usize) {
+            self.data = &self.data[n..];
+            self.taken.set(self.taken.get() + n);
+        }
+    }
+
     #[test]
-    fn one_block_per_member_below_the_hold() {
+    fn a_member_below_the_hold_is_handed_on_in_chunks_once_it_verified() {
         let a: Vec<u8> = (0..2_800_000u32).map(|i| (i % 251) as u8).collect();
-        let mut data = gz(&a);
+        let first = gz(&a);
+        let mut data = first.clone();
         data.extend(gz(b"second member\n"));
+        let taken = Rc::new(Cell::new(0));
+        let input = Counted {
+            data: &data,
+            taken: taken.clone(),
+        };
         let unverified = Rc::new(Cell::new(false));
-        let mut t = Text::Gzip(MemberGz::new(&data[..], 16 << 20, unverified.clone()));
-        let (blocks, err) = all_blocks(&mut t);
+        let mut t = Text::Gzip(MemberGz::new(input, 16 << 20, unverified.clone()));
+        let block = t.next_block().expect("decodes").to_vec();
+        assert!(
+            taken.get() >= first.len(),
+            "the first block came after the whole first member ({} of {} bytes read)",
+            taken.get(),
+            first.len()
+        );
+        assert_eq!(block.len(), CHUNK);
+        let (rest, err) = all_blocks(&mut t);
         assert!(err.is_none());
-        assert_eq!(blocks.len(), 2);
-        assert_eq!(blocks[0], a);
-        assert_eq!(blocks[1], b"second member\n");
+        let sizes: Vec<usize> = rest.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [CHUNK, 2_800_000 - 2 * CHUNK, 14]);
+        assert_eq!([block, rest[0].clone(), rest[1].clone()].concat(), a);
+        assert_eq!(rest[2], b"second member\n");
         assert!(!unverified.get());
     }
 
@@ -204,7 +255,7 @@ mod tests {
         let unverified = Rc::new(Cell::new(false));
         let mut t = Text::Gzip(MemberGz::new(&data[..], 1 << 20, unverified.clone()));
         let first = t.next_block().expect("decodes").to_vec();
-        assert!(first.len() >= 1 << 20 && first.len() < (1 << 20) + STEP);
+        assert_eq!(first.len(), CHUNK);
         assert!(unverified.get());
         let (rest, err) = all_blocks(&mut t);
         assert!(err.is_none());
