@@ -9,7 +9,7 @@
         Exits 0 and prints "equal" when both results hold the same rows (in any order; numbers
         equal, floats within 1e-9 relative); else prints the rows only one side has, exits 1.
 
-The SQL follows queries/*.sql and crates/report/src (lib.rs: flows_enriched and flows_unique;
+The SQL follows queries/*.sql and crates/report/src (lib.rs: flows_enriched; unique.rs: flows_unique;
 addresses.rs and udf.rs: eni_of, az_of, az_source_of, eni_type_of, addr_class and
 is_reserved_ip). vpcflow's address functions are computed here as lookup tables over the
 distinct (VPC, address) pairs a report asks about; addresses are matched to CIDRs as bit
@@ -285,7 +285,7 @@ def sql_list(values):
 
 
 def unique_sql(con):
-    """The view flows_unique, built as lib.rs unique_view builds it: for each ENI logged by
+    """The view flows_unique, by the rule unique.rs applies: for each ENI logged by
     several flow logs, its records grouped by the fields all of its flow logs carry; each group
     keeps the records of the flow log holding the most of them (then the richest, then the
     lowest ID)."""

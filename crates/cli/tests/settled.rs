@@ -343,6 +343,68 @@ fn rule1_observations_across_flow_logs_of_different_formats() {
     );
 }
 
+/// Rule 1, the winner of a group: the flow log holding the most of its records, whatever
+/// its ID; a group one flow log alone holds is kept; a field both flow logs carry that is
+/// NULL in one record and set in the other tells two observations apart.
+#[test]
+fn rule1_a_group_keeps_the_flow_log_holding_most_of_it() {
+    let d = Dir::new();
+    let r = "us-east-1";
+    let line = |dst: &str, pdst: &str, bytes: u64| {
+        rec(
+            "eni-app2",
+            "vpc-a",
+            "use1-az2",
+            "egress",
+            "10.0.2.20",
+            dst,
+            "10.0.2.20",
+            pdst,
+            bytes,
+        )
+    };
+    // R: once in fl-1a, twice in fl-2b. S: in fl-1a only. U: pkt-dstaddr NULL in fl-1a,
+    // set in fl-2b.
+    let r_rec = line("10.0.1.10", "10.0.1.10", 100);
+    object(
+        &d,
+        r,
+        "fl-1a",
+        Some(HEADER_V5),
+        &[
+            r_rec.clone(),
+            line("10.0.1.30", "10.0.1.30", 200),
+            line("10.0.1.31", "-", 400),
+        ],
+    );
+    object(
+        &d,
+        r,
+        "fl-2b",
+        Some(HEADER_V5),
+        &[r_rec.clone(), r_rec, line("10.0.1.31", "10.0.1.31", 400)],
+    );
+    let data = dataset(&d);
+    assert_eq!(util::query_i64(&data, "SELECT count(*) FROM flows"), 6);
+    // Kept: R twice (fl-2b), S, U from both: 5 records, 100+100+200+400+400 bytes out.
+    assert_eq!(
+        util::query_i64(&data, "SELECT count(*) FROM flows_unique"),
+        5
+    );
+    let traffic = report(&data, "interface-traffic", &[]);
+    assert_eq!(
+        pick(&traffic, &["interface_id", "bytes_out", "records"]),
+        [vec![json!("eni-app2"), json!(1200), json!(5)]]
+    );
+    assert_eq!(
+        util::query_i64(
+            &data,
+            "SELECT count(*) FROM flows_unique WHERE flow_log_id = 'fl-2b' AND bytes = 100"
+        ),
+        2
+    );
+}
+
 /// Rule 3: the same private address in two VPCs is two hosts: a NAT gateway's client is
 /// looked up in the NAT gateway's VPC, and an address of the record's own VPC space that no
 /// ENI there holds is unknown, not the ENI of another VPC that has it.

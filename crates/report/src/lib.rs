@@ -27,6 +27,7 @@ pub mod reports;
 pub mod rollup;
 pub mod table;
 mod udf;
+mod unique;
 
 pub use datafusion::object_store::ObjectStore;
 pub use inventory::Inventory;
@@ -175,189 +176,12 @@ pub async fn open_with(
     };
     ctx.sql(&format!("CREATE VIEW flows_enriched AS {enriched}"))
         .await?;
-    let multi = multi_logged_enis(&ctx, all).await?;
-    let unique = unique_view(&ctx, &multi).await?;
-    ctx.sql(&format!("CREATE VIEW flows_unique AS {unique}"))
-        .await?;
+    // flows_unique is built when a statement first names it (unique.rs).
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .set_extension(Arc::new(unique::Unique::new(all)));
     Ok((ctx, prices))
-}
-
-/// SQL string literals of `values`, comma-separated.
-fn sql_list(values: &[String]) -> String {
-    values
-        .iter()
-        .map(|v| format!("'{}'", v.replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The flow fields two records of one ENI are compared on (analytics §7 rule 1): every field
-/// of the record but its `version`, with the direction as derived (`direction`, which is
-/// `flow_direction` where the record has it) in place of `flow_direction`. Provenance
-/// (`flow_log_id`, `source`, the line) never takes part.
-fn compared_fields() -> Vec<String> {
-    let schema = flow_schema();
-    let mut out: Vec<String> = schema
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .take_while(|n| n != vpcflow_arrow::UNKNOWN_FIELDS)
-        .filter(|n| n != "version" && n != "flow_direction")
-        .collect();
-    out.push("direction".into());
-    out
-}
-
-/// The view `flows_unique`: `flows_enriched` with each observation once where an ENI is
-/// logged by several flow logs (overlapping VPC-, subnet- and ENI-level subscriptions, S3
-/// and CloudWatch Logs copies of one flow log).
-///
-/// Two records of one ENI from different flow logs are one observation when every field
-/// that both flow logs carry is equal. So the records of each such ENI are grouped by the
-/// fields that all of its flow logs carry; within a group each flow log holds the same
-/// observations, and the group keeps the records of the flow log that holds the most of them
-/// (then the one that carries the most fields, then the lowest ID). A v2 and a v5 record of
-/// one flow are one observation (the v5 record is kept); two NAT-gateway records that
-/// differ only in `pkt-dstaddr`, from flow logs that both carry it, are two.
-async fn unique_view(ctx: &SessionContext, multi: &[String]) -> Result<String, QueryError> {
-    if multi.is_empty() {
-        return Ok("SELECT * FROM flows_enriched".to_string());
-    }
-    let fields = compared_fields();
-    let quoted = |f: &str| format!("\"{f}\"");
-    let (_, batches) = sql(
-        ctx,
-        &format!(
-            "SELECT interface_id, COALESCE(flow_log_id, ''), {} FROM flows_enriched \
-             WHERE interface_id IN ({}) GROUP BY 1, 2",
-            fields
-                .iter()
-                .map(|f| format!("COUNT({}) > 0", quoted(f)))
-                .collect::<Vec<_>>()
-                .join(", "),
-            sql_list(multi)
-        ),
-    )
-    .await?;
-    // Per ENI: the fields every one of its flow logs carries. Per flow log: how many it carries.
-    let mut keys: std::collections::BTreeMap<String, Vec<bool>> = Default::default();
-    let mut richness: std::collections::BTreeMap<String, usize> = Default::default();
-    for b in &batches {
-        let text = |i: usize| arrow::compute::cast(b.column(i), &DataType::Utf8);
-        let (enis, logs) = (text(0)?, text(1)?);
-        let (enis, logs) = (
-            enis.as_any().downcast_ref::<arrow::array::StringArray>(),
-            logs.as_any().downcast_ref::<arrow::array::StringArray>(),
-        );
-        let (Some(enis), Some(logs)) = (enis, logs) else {
-            continue;
-        };
-        for row in 0..b.num_rows() {
-            let carried: Vec<bool> = (0..fields.len())
-                .map(|i| {
-                    b.column(i + 2)
-                        .as_any()
-                        .downcast_ref::<arrow::array::BooleanArray>()
-                        .is_some_and(|c| c.value(row))
-                })
-                .collect();
-            let n = carried.iter().filter(|c| **c).count();
-            let rich = richness.entry(logs.value(row).to_string()).or_default();
-            *rich = (*rich).max(n);
-            let key = keys
-                .entry(enis.value(row).to_string())
-                .or_insert_with(|| vec![true; fields.len()]);
-            for (k, c) in key.iter_mut().zip(&carried) {
-                *k &= *c;
-            }
-        }
-    }
-    let mut by_key: std::collections::BTreeMap<Vec<bool>, Vec<String>> = Default::default();
-    for (eni, key) in keys {
-        by_key.entry(key).or_default().push(eni);
-    }
-    let rich = format!(
-        "CASE COALESCE(flow_log_id, '') {} ELSE 0 END",
-        richness
-            .iter()
-            .map(|(log, n)| format!("WHEN '{}' THEN {n}", log.replace('\'', "''")))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let mut branches = vec![format!(
-        "SELECT * FROM flows_enriched WHERE interface_id IS NULL OR interface_id NOT IN ({})",
-        sql_list(multi)
-    )];
-    // Per group of ENIs with the same compared fields: the winning flow log of each
-    // observation is found by aggregation over narrow rows (records per observation and flow
-    // log, then the best flow log per observation), and the records are joined to it. Window
-    // functions over the records themselves would sort every wide row twice.
-    for (key, enis) in by_key {
-        let cols: Vec<String> = std::iter::once("interface_id".to_string())
-            .chain(
-                fields
-                    .iter()
-                    .zip(&key)
-                    .filter(|(f, k)| **k && f.as_str() != "interface_id")
-                    .map(|(f, _)| quoted(f)),
-            )
-            .collect();
-        let group = cols.join(", ");
-        let on = cols
-            .iter()
-            .map(|c| format!("(f.{c} IS NOT DISTINCT FROM w.{c})"))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let list = sql_list(&enis);
-        branches.push(format!(
-            "SELECT f.* FROM flows_enriched f \
-             JOIN (SELECT {group}, \
-                          first_value(flow_log_id ORDER BY __n DESC, __rich DESC, \
-                                      flow_log_id ASC NULLS LAST) AS __winner \
-                   FROM (SELECT {group}, flow_log_id, COUNT(*) AS __n, {rich} AS __rich \
-                         FROM flows_enriched WHERE interface_id IN ({list}) \
-                         GROUP BY {group}, flow_log_id) \
-                   GROUP BY {group}) w \
-               ON {on} AND (f.flow_log_id IS NOT DISTINCT FROM w.__winner) \
-             WHERE f.interface_id IN ({list})"
-        ));
-    }
-    Ok(branches.join("\nUNION ALL\n"))
-}
-
-/// ENIs logged by more than one flow log: only their records can be duplicates. `all` is the
-/// table with the whole dataset: when it holds one flow log (its Parquet statistics answer
-/// that without reading a row), there are none.
-async fn multi_logged_enis(ctx: &SessionContext, all: &str) -> Result<Vec<String>, QueryError> {
-    let (_, bounds) = sql(
-        ctx,
-        &format!("SELECT MIN(flow_log_id) <> MAX(flow_log_id) AS several FROM {all}"),
-    )
-    .await?;
-    let several = bounds.first().and_then(|b| {
-        b.column(0)
-            .as_any()
-            .downcast_ref::<arrow::array::BooleanArray>()
-            .filter(|c| c.len() == 1 && arrow::array::Array::is_valid(*c, 0))
-            .map(|c| c.value(0))
-    });
-    if several != Some(true) {
-        return Ok(Vec::new());
-    }
-    let (_, batches) = sql(
-        ctx,
-        "SELECT interface_id FROM flows WHERE flow_log_id IS NOT NULL AND interface_id IS NOT NULL \
-         GROUP BY interface_id HAVING COUNT(DISTINCT flow_log_id) > 1 ORDER BY interface_id",
-    )
-    .await?;
-    let mut out = Vec::new();
-    for b in &batches {
-        let col = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
-        if let Some(ids) = col.as_any().downcast_ref::<arrow::array::StringArray>() {
-            out.extend(ids.iter().flatten().map(str::to_string));
-        }
-    }
-    Ok(out)
 }
 
 /// `data` when it names a dataset in S3 (`s3://BUCKET/PREFIX`).
@@ -582,6 +406,21 @@ pub async fn sql(
     ctx: &SessionContext,
     sql: &str,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+    if sql.to_ascii_lowercase().contains("flows_unique") {
+        let unique = ctx
+            .state_ref()
+            .read()
+            .config()
+            .get_extension::<unique::Unique>();
+        if let Some(unique) = unique {
+            unique.ensure(ctx).await?;
+        }
+    }
+    run(ctx, sql).await
+}
+
+/// [`sql`] without building `flows_unique` first.
+async fn run(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
     let mut statements = datafusion::sql::parser::DFParser::parse_sql(sql)?;
     let Some(last) = statements.pop_back() else {
         return Err(QueryError::Invalid("no SQL statement given".into()));
