@@ -18,10 +18,17 @@ FROM flows_unique
 WHERE action = 'REJECT' AND log_status = 'OK'
 GROUP BY 1, 2, dstport, protocol, interface_id, reject_reason;
 
-WITH sources AS (
-  SELECT src_ip, COUNT(DISTINCT dstport) AS ports_tried, COUNT(DISTINCT dst_ip) AS hosts_tried
-  FROM rejected_groups
-  GROUP BY src_ip
+-- Ports and hosts per source apart, each one COUNT(DISTINCT): DataFusion then plans it as
+-- two GROUP BYs; two of them in one aggregate keep a set of values per source instead
+-- (0.8 s of 1.5 on 638k groups).
+WITH ports AS (
+  SELECT src_ip, COUNT(DISTINCT dstport) AS ports_tried FROM rejected_groups GROUP BY src_ip
+),
+hosts AS (
+  SELECT src_ip, COUNT(DISTINCT dst_ip) AS hosts_tried FROM rejected_groups GROUP BY src_ip
+),
+sources AS (
+  SELECT p.src_ip, p.ports_tried, h.hosts_tried FROM ports p JOIN hosts h ON h.src_ip = p.src_ip
 ),
 groups AS (
   SELECT src_ip, dstport, protocol, interface_id,
