@@ -405,6 +405,89 @@ fn rule1_a_group_keeps_the_flow_log_holding_most_of_it() {
     );
 }
 
+/// Rule 1 where one source line names two records (two datasets' files put together, each
+/// with its own version of one object): the records are told apart by their fields, not by
+/// where they came from.
+#[test]
+fn rule1_holds_where_one_source_line_names_two_records() {
+    let line = |dst: &str, bytes: u64| {
+        rec_plain(
+            "eni-app2",
+            "vpc-a",
+            "use1-az2",
+            "egress",
+            "10.0.2.20",
+            dst,
+            bytes,
+        )
+    };
+    let r = "us-east-1";
+    // First version: R once in fl-1a, twice in fl-2b (fl-2b wins R; fl-1a's R loses).
+    let d = Dir::new();
+    let r_rec = line("10.0.1.10", 100);
+    object(
+        &d,
+        r,
+        "fl-1a",
+        Some(HEADER_V5),
+        std::slice::from_ref(&r_rec),
+    );
+    object(&d, r, "fl-2b", Some(HEADER_V5), &[r_rec.clone(), r_rec]);
+    let data = dataset(&d);
+    // Second version of fl-1a's object, same name and line, into another dataset: a record
+    // no other flow log holds.
+    object(&d, r, "fl-1a", Some(HEADER_V5), &[line("10.0.1.30", 300)]);
+    std::fs::remove_file(d.join("logs/AWSLogs/123456789012/vpcflowlogs/us-east-1/2025/12/01/123456789012_vpcflowlogs_us-east-1_fl-2b_20251201T0000Z_0000.log")).unwrap();
+    let other = d.join("other");
+    let (code, s, o) = ingest(&[
+        d.join("logs").to_str().unwrap(),
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{s} {}", stderr(&o));
+    let mut copied = 0;
+    for entry in walk(&other) {
+        if entry.extension().is_some_and(|e| e == "parquet") {
+            let rel = entry.strip_prefix(&other).unwrap();
+            let to = data
+                .join(rel)
+                .with_file_name(format!("merged-{copied}.parquet"));
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&entry, &to).unwrap();
+            copied += 1;
+        }
+    }
+    assert_eq!(copied, 1);
+    assert_eq!(
+        util::query_i64(
+            &data,
+            "SELECT count(DISTINCT source) FROM flows WHERE flow_log_id = 'fl-1a'"
+        ),
+        1
+    );
+    assert_eq!(util::query_i64(&data, "SELECT count(*) FROM flows"), 4);
+    // Kept: R twice (fl-2b) and the second version's record.
+    let traffic = report(&data, "interface-traffic", &[]);
+    assert_eq!(
+        pick(&traffic, &["interface_id", "bytes_out", "records"]),
+        [vec![json!("eni-app2"), json!(500), json!(3)]]
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// Rule 3: the same private address in two VPCs is two hosts: a NAT gateway's client is
 /// looked up in the NAT gateway's VPC, and an address of the record's own VPC space that no
 /// ENI there holds is unknown, not the ENI of another VPC that has it.

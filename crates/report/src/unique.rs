@@ -23,9 +23,13 @@
 //! 3. one scan of those records, split by ENI across the cores, counts in a hash table per
 //!    ENI the records each flow log holds per group. The table is keyed by the record's key
 //!    fields, encoded so that two keys are equal exactly when the values are (NULL equal to
-//!    NULL, as in GROUP BY);
+//!    NULL, as in GROUP BY). The scan also notes where each record is (its source and line)
+//!    and, once every group's winner is known, lists the places of the records that lose;
 //! 4. the view is `flows_enriched` filtered by `__vpcflow_unique(...)`, which keeps a record
-//!    unless its ENI is logged several times and its flow log is not its group's winner.
+//!    unless it is one of those: it reads the ENI, source and line of each record. Where one
+//!    (source, line) named two different records in step 3 (two datasets' files put
+//!    together, each with its own version of one object), it reads the key fields instead
+//!    and looks each record of a twice-logged ENI up in the tables.
 //!
 //! Steps 3 and 4 replace a SQL formulation (the narrow rows grouped by key and flow log, each
 //! group's flow log picked, the records joined back to it on the key) whose multi-column
@@ -83,10 +87,8 @@ impl Unique {
         let view = match plan(ctx, &self.all).await? {
             None => "SELECT * FROM flows_enriched".to_string(),
             Some(keep) => {
-                let args = ["interface_id", "flow_log_id"]
-                    .into_iter()
-                    .map(str::to_string)
-                    .chain(keep.layout.columns.iter().map(|c| quoted(c)))
+                let args = std::iter::once("interface_id".to_string())
+                    .chain(keep.arguments())
                     .collect::<Vec<_>>()
                     .join(", ");
                 ctx.register_udf(ScalarUDF::new_from_impl(KeepFn::new(Arc::new(keep))));
@@ -142,7 +144,7 @@ async fn plan(ctx: &SessionContext, all: &str) -> Result<Option<Keep>, QueryErro
     let Some(candidates) = fields_ever_set(ctx, all, &fields).await? else {
         return Ok(None);
     };
-    let multi = multi_logged_enis(ctx, all).await?;
+    let multi = multi_logged_enis(ctx).await?;
     tracing::debug!(
         elapsed = ?t.elapsed(),
         enis = multi.len(),
@@ -158,7 +160,7 @@ async fn plan(ctx: &SessionContext, all: &str) -> Result<Option<Keep>, QueryErro
     let keep = Keep::count(ctx, &candidates, keys).await?;
     tracing::debug!(
         elapsed = ?t.elapsed(),
-        groups = keep.groups.iter().map(HashMap::len).sum::<usize>(),
+        by_place = matches!(keep.by, By::Place { .. }),
         "flows_unique: observations counted"
     );
     Ok(Some(keep))
@@ -211,16 +213,14 @@ async fn fields_ever_set(
     ))
 }
 
-/// ENIs logged by more than one flow log: only their records can be duplicates.
-async fn multi_logged_enis(ctx: &SessionContext, all: &str) -> Result<Vec<String>, QueryError> {
-    let table = if all == "flows_all" { "flows" } else { all };
+/// ENIs logged by more than one flow log in the session's records (`flows`, cut to its time
+/// range): only their records can be duplicates.
+async fn multi_logged_enis(ctx: &SessionContext) -> Result<Vec<String>, QueryError> {
     let (_, batches) = crate::run(
         ctx,
-        &format!(
-            "SELECT interface_id FROM {table} \
-             WHERE flow_log_id IS NOT NULL AND interface_id IS NOT NULL \
-             GROUP BY interface_id HAVING COUNT(DISTINCT flow_log_id) > 1 ORDER BY interface_id"
-        ),
+        "SELECT interface_id FROM flows \
+         WHERE flow_log_id IS NOT NULL AND interface_id IS NOT NULL \
+         GROUP BY interface_id HAVING COUNT(DISTINCT flow_log_id) > 1 ORDER BY interface_id",
     )
     .await?;
     let mut out = Vec::new();
@@ -368,8 +368,87 @@ impl Tally {
     }
 }
 
-/// One ENI's groups: its key fields, encoded, to the records each flow log holds.
-type Groups = FastMap<Box<[u8]>, Tally>;
+/// One ENI's groups: its key fields, encoded, to the group's index in `tallies`, which
+/// holds the records each flow log holds.
+#[derive(Debug, Default)]
+struct Groups {
+    index: FastMap<Box<[u8]>, u32>,
+    tallies: Vec<Tally>,
+}
+
+impl Groups {
+    fn get(&self, key: &[u8]) -> Option<&Tally> {
+        self.index
+            .get(key)
+            .and_then(|i| self.tallies.get(*i as usize))
+    }
+
+    /// Counts a record of flow log `log` in the group `key`; returns the group's index.
+    fn add(&mut self, key: &[u8], log: u32) -> u32 {
+        let i = match self.index.get(key) {
+            Some(i) => *i,
+            None => {
+                let i = self.tallies.len() as u32;
+                self.index.insert(Box::from(key), i);
+                self.tallies.push(Tally::default());
+                i
+            }
+        };
+        if let Some(t) = self.tallies.get_mut(i as usize) {
+            t.add(log, 1);
+        }
+        i
+    }
+}
+
+/// A record of a twice-logged ENI, as step 3 saw it: where it is (its source and line), its
+/// ENI, group and flow log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Seen {
+    source: u32,
+    line: i64,
+    eni: u32,
+    group: u32,
+    log: u32,
+}
+
+/// Source names to small numbers, shared by step 3's tasks.
+#[derive(Debug, Default)]
+struct Sources {
+    ids: Mutex<FastMap<Box<str>, u32>>,
+}
+
+impl Sources {
+    fn intern(&self, name: &str) -> Result<u32, QueryError> {
+        let mut ids = self
+            .ids
+            .lock()
+            .map_err(|_| QueryError::Invalid("flows_unique: a task failed".into()))?;
+        let next = ids.len() as u32;
+        Ok(*ids.entry(Box::from(name)).or_insert(next))
+    }
+}
+
+/// The string of row `i` of `array` (any string type; `None` for NULL or another type).
+fn string_at(array: &ArrayRef, i: usize) -> Option<&str> {
+    if array.is_null(i) {
+        return None;
+    }
+    match array.data_type() {
+        DataType::Utf8View => Some(array.as_string_view().value(i)),
+        DataType::Utf8 => Some(array.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => Some(array.as_string::<i64>().value(i)),
+        _ => None,
+    }
+}
+
+/// The line numbers of `array` (Int64, else cast to it).
+fn lines_of(array: &ArrayRef) -> Result<ArrayRef, QueryError> {
+    Ok(match array.data_type() {
+        DataType::Int64 => array.clone(),
+        _ => arrow::compute::cast(array, &DataType::Int64)?,
+    })
+}
 
 /// A batch's key columns, each as its one array type.
 enum Cells<'a> {
@@ -491,24 +570,44 @@ impl Layout {
     }
 
     /// Step 3 for one partition of the records: counts them into `groups` (per ENI index),
-    /// locking each ENI's table once per batch. `task` staggers the order in which the
-    /// partitions visit the ENIs, so that two seldom wait for one table.
+    /// locking each ENI's table once per batch, and returns where each record is. `task`
+    /// staggers the order in which the partitions visit the ENIs, so that two seldom wait
+    /// for one table.
     async fn tally(
         self: Arc<Self>,
         mut stream: SendableRecordBatchStream,
         groups: Arc<Vec<Mutex<Groups>>>,
+        sources: Arc<Sources>,
         task: usize,
-    ) -> Result<(), QueryError> {
+    ) -> Result<Vec<Seen>, QueryError> {
+        let mut seen = Vec::new();
         let mut buf = Vec::new();
         let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); self.keys.len()];
         let start = task * 7919 % self.keys.len().max(1);
+        let mut last: Option<(String, u32)> = None;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
-            let [enis, logs, columns @ ..] = batch.columns() else {
+            let [enis, logs, names, lines, columns @ ..] = batch.columns() else {
                 continue;
             };
             let columns = normalized(columns)?;
             let cells = cells(&columns);
+            let lines = lines_of(lines)?;
+            let lines = lines.as_primitive::<Int64Type>();
+            // The source of each row: a file's rows come together, so one lookup per run.
+            let mut source_of = Vec::with_capacity(batch.num_rows());
+            for row in 0..batch.num_rows() {
+                let name = string_at(names, row).unwrap_or_default();
+                let id = match &last {
+                    Some((n, id)) if n == name => *id,
+                    _ => {
+                        let id = sources.intern(name)?;
+                        last = Some((name.to_string(), id));
+                        id
+                    }
+                };
+                source_of.push(id);
+            }
             for (row, eni) in self.eni_rows(enis)?.into_iter().enumerate() {
                 if let Some(rows) = eni.and_then(|e| rows_of.get_mut(e as usize)) {
                     rows.push(row as u32);
@@ -528,29 +627,47 @@ impl Layout {
                     let row = row as usize;
                     let log = self.log_index(logs, row);
                     self.encode(eni as u32, &cells, row, &mut buf);
-                    match map.get_mut(buf.as_slice()) {
-                        Some(tally) => tally.add(log, 1),
-                        None => {
-                            let mut tally = Tally::default();
-                            tally.add(log, 1);
-                            map.insert(Box::from(buf.as_slice()), tally);
-                        }
-                    }
+                    let group = map.add(&buf, log);
+                    seen.push(Seen {
+                        source: source_of[row],
+                        line: lines.value(row),
+                        eni: eni as u32,
+                        group,
+                        log,
+                    });
                 }
             }
         }
-        Ok(())
+        Ok(seen)
     }
 }
 
-/// Everything the filter needs: the layout, the flow logs' ranks, each ENI's groups.
+/// Everything the filter needs: the layout, the flow logs' ranks, and how it tells the
+/// records that lose.
 #[derive(Debug)]
 struct Keep {
     layout: Arc<Layout>,
     /// Per log index (the last is "no ID"): its richness, and its place in ID order.
     rank: Vec<(usize, usize)>,
-    /// Per ENI index.
-    groups: Vec<Groups>,
+    by: By,
+}
+
+/// A source's losing lines (with their ENIs), where it has any.
+type Lost<'a> = Option<&'a [(i64, u32)]>;
+
+/// How the filter finds a record's fate.
+#[derive(Debug)]
+enum By {
+    /// By where the record is: per source (its number in `sources`), the lines that lose,
+    /// sorted, each with its ENI. Used when every (source, line) of the twice-logged ENIs
+    /// named one record in step 3, so the filter reads two narrow columns, not the key.
+    Place {
+        sources: FastMap<Box<str>, u32>,
+        dropped: Vec<Vec<(i64, u32)>>,
+    },
+    /// By the record's key (per ENI index, its groups): the filter encodes each record of a
+    /// twice-logged ENI again.
+    Key(Vec<Groups>),
 }
 
 impl Keep {
@@ -600,7 +717,7 @@ impl Keep {
             keys,
             logs,
         });
-        let select = ["interface_id", "flow_log_id"]
+        let select = ["interface_id", "flow_log_id", "source", "source_line"]
             .into_iter()
             .map(str::to_string)
             .chain(layout.columns.iter().map(|c| quoted(c)))
@@ -619,26 +736,75 @@ impl Keep {
                 .map(|_| Mutex::new(Groups::default()))
                 .collect(),
         );
+        let sources = Arc::new(Sources::default());
         let tasks: Vec<_> = streams
             .into_iter()
             .enumerate()
-            .map(|(i, s)| tokio::spawn(layout.clone().tally(s, shared.clone(), i)))
+            .map(|(i, s)| tokio::spawn(layout.clone().tally(s, shared.clone(), sources.clone(), i)))
             .collect();
+        let mut seen = Vec::new();
         for task in tasks {
-            task.await
-                .map_err(|e| QueryError::Invalid(format!("flows_unique: {e}")))??;
+            seen.extend(
+                task.await
+                    .map_err(|e| QueryError::Invalid(format!("flows_unique: {e}")))??,
+            );
         }
+        let failed = || QueryError::Invalid("flows_unique: a task failed".into());
         let groups = Arc::try_unwrap(shared)
-            .map_err(|_| QueryError::Invalid("flows_unique: a task outlived the count".into()))?
+            .map_err(|_| failed())?
             .into_iter()
             .map(|m| m.into_inner())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| QueryError::Invalid("flows_unique: a task failed".into()))?;
-        Ok(Keep {
+            .map_err(|_| failed())?;
+        let sources = Arc::try_unwrap(sources)
+            .map_err(|_| failed())?
+            .ids
+            .into_inner()
+            .map_err(|_| failed())?;
+        let mut keep = Keep {
             layout,
             rank,
-            groups,
-        })
+            by: By::Key(Vec::new()),
+        };
+        keep.by = keep.decide(groups, sources, seen);
+        Ok(keep)
+    }
+
+    /// [`By::Place`] where each (source, line) step 3 saw names one record; else
+    /// [`By::Key`] (a source read twice into the dataset under one name, with other
+    /// content).
+    fn decide(
+        &self,
+        groups: Vec<Groups>,
+        sources: FastMap<Box<str>, u32>,
+        mut seen: Vec<Seen>,
+    ) -> By {
+        seen.sort_unstable();
+        let ambiguous = seen
+            .windows(2)
+            .any(|w| w[0].source == w[1].source && w[0].line == w[1].line && w[0] != w[1]);
+        if ambiguous {
+            tracing::debug!("flows_unique: a source line names two records; filtering by key");
+            return By::Key(groups);
+        }
+        let mut dropped = vec![Vec::new(); sources.len()];
+        for s in &seen {
+            let tally = groups
+                .get(s.eni as usize)
+                .and_then(|g| g.tallies.get(s.group as usize));
+            if let Some(tally) = tally
+                && self.winner(tally) != Some(s.log)
+                && let Some(lines) = dropped.get_mut(s.source as usize)
+            {
+                lines.push((s.line, s.eni));
+            }
+        }
+        // `seen` is sorted by source and line, so each list is too; equal lines (the same
+        // record twice) are one entry.
+        for lines in &mut dropped {
+            lines.dedup();
+        }
+        By::Place { sources, dropped }
     }
 
     /// The flow log a group keeps: the most records, then the richest, then the lowest ID.
@@ -656,11 +822,77 @@ impl Keep {
             .map(|(log, _)| *log)
     }
 
+    /// The filter's arguments after the ENI.
+    fn arguments(&self) -> Vec<String> {
+        match &self.by {
+            By::Place { .. } => vec!["source".into(), "source_line".into()],
+            By::Key(_) => std::iter::once("flow_log_id".to_string())
+                .chain(self.layout.columns.iter().map(|c| quoted(c)))
+                .collect(),
+        }
+    }
+
     /// Which rows to keep: all but those of ENIs logged several times whose flow log is not
-    /// their group's winner. A group step 3 did not see (files committed since) has no twin
-    /// to lose to.
-    fn keep(
+    /// their group's winner. A record step 3 did not see (files committed since) has no
+    /// twin to lose to.
+    fn keep(&self, enis: &ArrayRef, rest: &[ArrayRef]) -> Result<BooleanArray, QueryError> {
+        match (&self.by, rest) {
+            (By::Place { sources, dropped }, [names, lines]) => {
+                Self::keep_by_place(sources, dropped, &self.layout, enis, names, lines)
+            }
+            (By::Key(groups), [logs, columns @ ..]) => {
+                self.keep_by_key(groups, enis, logs, columns)
+            }
+            _ => Err(QueryError::Invalid(format!(
+                "{KEEP_FN}: {} arguments after the ENI, expected {}",
+                rest.len(),
+                self.arguments().len()
+            ))),
+        }
+    }
+
+    fn keep_by_place(
+        sources: &FastMap<Box<str>, u32>,
+        dropped: &[Vec<(i64, u32)>],
+        layout: &Layout,
+        enis: &ArrayRef,
+        names: &ArrayRef,
+        lines: &ArrayRef,
+    ) -> Result<BooleanArray, QueryError> {
+        let mut keep = BooleanBufferBuilder::new(enis.len());
+        keep.append_n(enis.len(), true);
+        let lines = lines_of(lines)?;
+        let lines = lines.as_primitive::<Int64Type>();
+        // The last source seen, and its losing lines.
+        let mut last: Option<(&str, Lost<'_>)> = None;
+        for row in 0..enis.len() {
+            let name = string_at(names, row).unwrap_or_default();
+            let lost = match last {
+                Some((n, lost)) if n == name => lost,
+                _ => {
+                    let lost = sources
+                        .get(name)
+                        .and_then(|id| dropped.get(*id as usize))
+                        .map(Vec::as_slice)
+                        .filter(|l| !l.is_empty());
+                    last = Some((name, lost));
+                    lost
+                }
+            };
+            let Some(lost) = lost else { continue };
+            let line = lines.value(row);
+            if let Ok(i) = lost.binary_search_by_key(&line, |(l, _)| *l)
+                && string_at(enis, row).and_then(|e| layout.enis.get(e)) == Some(&lost[i].1)
+            {
+                keep.set_bit(row, false);
+            }
+        }
+        Ok(BooleanArray::new(keep.finish(), None))
+    }
+
+    fn keep_by_key(
         &self,
+        groups: &[Groups],
         enis: &ArrayRef,
         logs: &ArrayRef,
         columns: &[ArrayRef],
@@ -675,10 +907,7 @@ impl Keep {
             for (row, eni) in rows.into_iter().enumerate() {
                 let Some(eni) = eni else { continue };
                 self.layout.encode(eni, &cells, row, &mut buf);
-                let tally = self
-                    .groups
-                    .get(eni as usize)
-                    .and_then(|g| g.get(buf.as_slice()));
+                let tally = groups.get(eni as usize).and_then(|g| g.get(buf.as_slice()));
                 if let Some(tally) = tally
                     && self.winner(tally) != Some(self.layout.log_index(logs, row))
                 {
@@ -690,8 +919,9 @@ impl Keep {
     }
 }
 
-/// `__vpcflow_unique(interface_id, flow_log_id, compared fields...)`: whether the record
-/// stays in `flows_unique`.
+/// `__vpcflow_unique(interface_id, source, source_line)` or `__vpcflow_unique(interface_id,
+/// flow_log_id, compared fields...)` (see [`By`]): whether the record stays in
+/// `flows_unique`.
 #[derive(Debug)]
 struct KeepFn {
     keep: Arc<Keep>,
@@ -739,21 +969,12 @@ impl ScalarUDFImpl for KeepFn {
         args: ScalarFunctionArgs,
     ) -> datafusion::error::Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [enis, logs, columns @ ..] = arrays.as_slice() else {
-            return datafusion::common::plan_err!(
-                "{KEEP_FN} takes (interface_id, flow_log_id, compared fields...)"
-            );
+        let [enis, rest @ ..] = arrays.as_slice() else {
+            return datafusion::common::plan_err!("{KEEP_FN} takes (interface_id, ...)");
         };
-        if columns.len() != self.keep.layout.columns.len() {
-            return datafusion::common::plan_err!(
-                "{KEEP_FN} takes {} compared fields, got {}",
-                self.keep.layout.columns.len(),
-                columns.len()
-            );
-        }
         let keep = self
             .keep
-            .keep(enis, logs, columns)
+            .keep(enis, rest)
             .map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))?;
         Ok(ColumnarValue::Array(Arc::new(keep)))
     }
