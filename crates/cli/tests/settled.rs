@@ -181,7 +181,12 @@ fn inventory(dir: &Dir) -> PathBuf {
 
 /// Ingests `dir/logs` into `dir/flows`.
 fn dataset(dir: &Dir) -> PathBuf {
-    let out = dir.join("flows");
+    dataset_named(dir, "flows")
+}
+
+/// `dir/logs` ingested into the dataset `dir/NAME`.
+fn dataset_named(dir: &Dir, name: &str) -> PathBuf {
+    let out = dir.join(name);
     let (code, s, o) = ingest(&[
         dir.join("logs").to_str().unwrap(),
         "--out",
@@ -438,15 +443,9 @@ fn rule1_holds_where_one_source_line_names_two_records() {
     // no other flow log holds.
     object(&d, r, "fl-1a", Some(HEADER_V5), &[line("10.0.1.30", 300)]);
     std::fs::remove_file(d.join("logs/AWSLogs/123456789012/vpcflowlogs/us-east-1/2025/12/01/123456789012_vpcflowlogs_us-east-1_fl-2b_20251201T0000Z_0000.log")).unwrap();
-    let other = d.join("other");
-    let (code, s, o) = ingest(&[
-        d.join("logs").to_str().unwrap(),
-        "--out",
-        other.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{s} {}", stderr(&o));
+    let other = dataset_named(&d, "other");
     let mut copied = 0;
-    for entry in walk(&other) {
+    for entry in util::walk(&other) {
         if entry.extension().is_some_and(|e| e == "parquet") {
             let rel = entry.strip_prefix(&other).unwrap();
             let to = data
@@ -472,20 +471,6 @@ fn rule1_holds_where_one_source_line_names_two_records() {
         pick(&traffic, &["interface_id", "bytes_out", "records"]),
         [vec![json!("eni-app2"), json!(500), json!(3)]]
     );
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Rule 3: the same private address in two VPCs is two hosts: a NAT gateway's client is

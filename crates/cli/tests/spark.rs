@@ -62,7 +62,7 @@ fn spark_over_the_ddl_answers_as_vpcflow_does() {
     let d = Dir::new();
     let gen_dir = d.join("gen");
     let totals = util::generate(&gen_dir, 20_000, 24, "2025-12-01T00:00:00Z", 7, 0);
-    let mut objects: Vec<PathBuf> = walk(&gen_dir.join("AWSLogs"));
+    let mut objects: Vec<PathBuf> = util::walk(&gen_dir.join("AWSLogs"));
     objects.sort();
     for o in objects.iter().take(6) {
         copy_as_second_flow_log(o);
@@ -206,18 +206,4 @@ fn spark_over_the_ddl_answers_as_vpcflow_does() {
     ] {
         assert!(out.contains(&want), "{want}: {out}");
     }
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
