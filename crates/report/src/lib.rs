@@ -176,11 +176,8 @@ pub async fn open_with(
     };
     ctx.sql(&format!("CREATE VIEW flows_enriched AS {enriched}"))
         .await?;
-    // flows_unique is built when a statement first names it (unique.rs).
-    ctx.state_ref()
-        .write()
-        .config_mut()
-        .set_extension(Arc::new(unique::Unique::new(all)));
+    // flows_unique does its work when a query first scans it (unique.rs).
+    unique::register(&ctx, all).await?;
     Ok((ctx, prices))
 }
 
@@ -406,21 +403,6 @@ pub async fn sql(
     ctx: &SessionContext,
     sql: &str,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
-    if sql.to_ascii_lowercase().contains("flows_unique") {
-        let unique = ctx
-            .state_ref()
-            .read()
-            .config()
-            .get_extension::<unique::Unique>();
-        if let Some(unique) = unique {
-            unique.ensure(ctx).await?;
-        }
-    }
-    run(ctx, sql).await
-}
-
-/// [`sql`] without building `flows_unique` first.
-async fn run(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
     let mut statements = datafusion::sql::parser::DFParser::parse_sql(sql)?;
     let Some(last) = statements.pop_back() else {
         return Err(QueryError::Invalid("no SQL statement given".into()));
