@@ -433,6 +433,17 @@ fn rule1_a_group_keeps_the_flow_log_holding_most_of_it() {
         util::query_i64(&data, "SELECT count(*) FROM flows_unique WHERE bytes = 100"),
         2
     );
+    // Two scans in one query, the second's filter narrower than the first's (it may reuse
+    // the first's counting): 5 records, and U's 2.
+    assert_eq!(
+        util::query_i64(
+            &data,
+            "SELECT (SELECT count(*) FROM flows_unique WHERE bytes >= 100) \
+                  + 10 * (SELECT count(*) FROM flows_unique \
+                          WHERE bytes >= 100 AND dstaddr = '10.0.1.31')"
+        ),
+        25
+    );
 }
 
 /// Rule 1 where one source line names two records (two datasets' files put together, each

@@ -37,6 +37,8 @@
 //! (`action = 'REJECT'`, say) keeps or drops whole groups: step 2 then encodes and counts
 //! only the records it keeps, and takes a field that is one value in all of those out of
 //! the key. Which fields each flow log carries is always counted over all the records.
+//! A session keeps what steps 2 and 3 found for each filter, and a scan whose filter has
+//! all of an earlier one's conjuncts (and more) reuses it: its groups were all counted.
 //!
 //! Steps 2 to 4 replace a SQL formulation (the narrow rows grouped by key and flow log, each
 //! group's flow log picked, the records joined back to it on the key) whose multi-column
@@ -58,7 +60,7 @@ use datafusion::common::{Column, DataFusionError};
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::expr::ScalarFunction;
-use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, LogicalPlanBuilder, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
     Signature, TableProviderFilterPushDown, Volatility,
@@ -67,7 +69,7 @@ use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use datafusion::prelude::{SessionContext, lit};
 use futures::StreamExt;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use vpcflow_arrow::flow_schema;
@@ -93,8 +95,10 @@ pub(crate) struct UniqueTable {
 struct Settled {
     /// Step 1, once: `None` until it ran; `Some(None)` when no ENI is logged twice.
     scope: Option<Option<Arc<Scope>>>,
-    /// Steps 2 and 3, per filter they used (its text; "" for none).
-    keeps: HashMap<String, Arc<Keep>>,
+    /// Steps 2 and 3, with the filter they used (the text of its conjuncts; none for no
+    /// filter). What one filter's counting decides holds for the records of any filter
+    /// with more conjuncts: its groups are among those counted.
+    keeps: Vec<(BTreeSet<String>, Arc<Keep>)>,
 }
 
 /// What step 1 finds.
@@ -259,35 +263,41 @@ impl UniqueTable {
         };
         let mut usable: Vec<&str> = scope.fields.iter().map(String::as_str).collect();
         usable.push("interface_id");
-        let filter = conjunction(filters.iter().filter(|f| reads_only(f, &usable)).cloned());
-        let text = filter.as_ref().map(ToString::to_string).unwrap_or_default();
-        if let Some(keep) = settled.keeps.get(&text) {
+        let usable: Vec<Expr> = filters
+            .iter()
+            .flat_map(split_conjunction)
+            .filter(|f| reads_only(f, &usable))
+            .cloned()
+            .collect();
+        let conjuncts: BTreeSet<String> = usable.iter().map(ToString::to_string).collect();
+        let reuse = settled
+            .keeps
+            .iter()
+            .filter(|(c, _)| c.is_subset(&conjuncts))
+            .max_by_key(|(c, _)| c.len());
+        if let Some((_, keep)) = reuse {
             return Ok(Some(keep.clone()));
         }
         let t = Instant::now();
-        let keep = match Keep::count(ctx, &scope, filter).await? {
-            Some(keep) => Arc::new(keep),
+        let (keep, used) = match Keep::count(ctx, &scope, conjunction(usable)).await? {
+            Some(keep) => (keep, conjuncts),
             // A filter column some flow log does not carry: the filter may split a group,
             // so all records are counted.
-            None => match settled.keeps.get("") {
-                Some(keep) => keep.clone(),
-                None => {
-                    let keep = Keep::count(ctx, &scope, None)
-                        .await?
-                        .ok_or_else(|| QueryError::Invalid("flows_unique: no keys".into()))?;
-                    let keep = Arc::new(keep);
-                    settled.keeps.insert(String::new(), keep.clone());
-                    keep
-                }
-            },
+            None => (
+                Keep::count(ctx, &scope, None)
+                    .await?
+                    .ok_or_else(|| QueryError::Invalid("flows_unique: no keys".into()))?,
+                BTreeSet::new(),
+            ),
         };
         tracing::debug!(
             elapsed = ?t.elapsed(),
-            filter = %text,
+            filter = ?used,
             by_place = matches!(keep.by, By::Place { .. }),
             "flows_unique: observations counted"
         );
-        settled.keeps.insert(text, keep.clone());
+        let keep = Arc::new(keep);
+        settled.keeps.push((used, keep.clone()));
         Ok(Some(keep))
     }
 }
