@@ -777,11 +777,6 @@ struct Scan {
 }
 
 impl Scan {
-    /// The ENI index of each row of `enis` (`None`: an ENI logged once, or no ENI).
-    fn eni_rows(&self, enis: &ArrayRef) -> Result<Vec<Option<u32>>, QueryError> {
-        eni_rows(&self.enis, enis)
-    }
-
     /// Step 2 for one partition of the records (ENI, flow log, source, line, whether the
     /// filter keeps it, the compared fields): counts them into each ENI's state, locking it
     /// once per batch, and returns where each counted record is. `task` staggers the order
@@ -833,7 +828,7 @@ impl Scan {
             // `counted[i]`), column by column: row by row would load every column's cache
             // lines once per row.
             counted.clear();
-            for (row, eni) in self.eni_rows(enis)?.into_iter().enumerate() {
+            for (row, eni) in eni_rows(&self.enis, enis)?.into_iter().enumerate() {
                 let Some(eni) = eni else { continue };
                 if let Some(rows) = rows_of.get_mut(eni as usize) {
                     rows.push(row as u32);
@@ -1444,10 +1439,7 @@ impl ScalarUDFImpl for KeepFn {
         let [enis, rest @ ..] = arrays.as_slice() else {
             return datafusion::common::plan_err!("{KEEP_FN} takes (interface_id, ...)");
         };
-        let keep = self
-            .keep
-            .keep(enis, rest)
-            .map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))?;
+        let keep = self.keep.keep(enis, rest).map_err(to_df)?;
         Ok(ColumnarValue::Array(Arc::new(keep)))
     }
 }
