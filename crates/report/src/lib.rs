@@ -18,6 +18,7 @@ use std::sync::Arc;
 use vpcflow_arrow::{PARTITION_COLUMNS, flow_schema};
 
 pub mod addresses;
+pub mod csv_out;
 pub mod ddl;
 pub mod html;
 pub mod inventory;
@@ -430,18 +431,7 @@ pub fn write_output(
         OutputFormat::Table => {
             table::write_table(out, schema, batches, &table::TableOptions::default())?;
         }
-        OutputFormat::Csv => {
-            // Maps (`unknown_fields`), lists and structs have no CSV form: JSON text.
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut *out);
-            if batches.is_empty() {
-                w.write(&RecordBatch::new_empty(table::flat_schema(schema)))?;
-            }
-            for b in batches {
-                w.write(&table::flatten_nested(b)?)?;
-            }
-        }
+        OutputFormat::Csv => csv_out::write_csv(out, schema, batches)?,
         OutputFormat::Json => {
             let mut w = arrow::json::LineDelimitedWriter::new(&mut *out);
             for b in batches {
