@@ -530,7 +530,9 @@ hops AS (
 peer_facts AS (
   SELECT p.vpc_key, p.peer_ip, lk.az AS inv_az, lk.az_source AS inv_source, lk.eni_type AS peer_type,
          lk.class, COALESCE(lk.reserved, false) AS reserved, l.az_id AS learned_az
-  FROM (SELECT DISTINCT vpc_key, local_vpc_id, peer_ip FROM hops) p
+  FROM (SELECT DISTINCT vpc_key, local_vpc_id,
+               CASE WHEN direction = 'egress' THEN dstaddr ELSE srcaddr END AS peer_ip
+        FROM conv WHERE direction IN ('egress', 'ingress') AND records > 0) p
   LEFT JOIN addr lk ON lk.vpc IS NOT DISTINCT FROM p.local_vpc_id AND lk.ip IS NOT DISTINCT FROM p.peer_ip
   LEFT JOIN senders l ON l.vpc_key = p.vpc_key AND l.ip = p.peer_ip
 ),

@@ -323,6 +323,60 @@ fn time_range_prunes_and_filters() {
 }
 
 #[test]
+fn csv_and_json_stream_every_row_or_the_first_n() {
+    // CSV and JSON lines are written as the result streams in; --limit stops after N rows.
+    let d = Dir::new();
+    let out = sample_dataset(&d);
+    let data = out.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let o = vpcflow(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let all = run(&["report", "top-talkers", "--data", data, "--output", "csv"]);
+    let json = run(&["report", "top-talkers", "--data", data, "--output", "json"]);
+    let lines: Vec<&str> = all.lines().collect();
+    assert!(lines.len() > 4, "{all}");
+    assert_eq!(
+        lines.len(),
+        json.lines().count() + 1,
+        "a header and every row"
+    );
+    assert!(
+        lines[0].starts_with("src_ip,dst_ip,bytes,packets,records,"),
+        "{}",
+        lines[0]
+    );
+    let first: Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert!(lines[1].starts_with(&format!(
+        "{},{},{},",
+        first["src_ip"].as_str().unwrap(),
+        first["dst_ip"].as_str().unwrap(),
+        int(&first["bytes"])
+    )));
+    let three = run(&[
+        "report",
+        "top-talkers",
+        "--data",
+        data,
+        "--output",
+        "csv",
+        "--limit",
+        "3",
+    ]);
+    assert_eq!(three.lines().collect::<Vec<_>>(), lines[..4]);
+    let sql = "SELECT * FROM flows_unique ORDER BY source, source_line";
+    let q = run(&[
+        "query", "--data", data, "--output", "csv", "--limit", "5", sql,
+    ]);
+    assert_eq!(q.lines().count(), 6, "{q}");
+    let q = run(&[
+        "query", "--data", data, "--output", "json", "--limit", "5", sql,
+    ]);
+    assert_eq!(q.lines().count(), 5, "{q}");
+}
+
+#[test]
 fn bad_arguments_are_clear_errors() {
     let d = Dir::new();
     let out = d.join("flows");

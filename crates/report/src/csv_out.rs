@@ -31,74 +31,101 @@ pub fn write_csv(
     schema: &SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<(), QueryError> {
-    let flat = table::flat_schema(schema);
-    let mut text = Vec::new();
-    for (i, field) in flat.fields().iter().enumerate() {
-        if i > 0 {
-            text.push(b',');
-        }
-        field_bytes(&mut text, field.name().as_bytes());
+    let mut w = CsvWriter::new(out, schema)?;
+    for b in batches {
+        w.write(b)?;
     }
-    if flat.fields().len() == 1 && flat.field(0).name().is_empty() {
-        text.extend_from_slice(b"\"\"");
-    }
-    text.push(b'\n');
-    out.write_all(&text).map_err(io)?;
+    w.finish()
+}
 
-    let mut chunks = Vec::new();
-    for (b, batch) in batches.iter().enumerate() {
-        for start in (0..batch.num_rows()).step_by(CHUNK_ROWS) {
-            chunks.push((b, start, CHUNK_ROWS.min(batch.num_rows() - start)));
+/// CSV written batch by batch as a result streams in: rows are held until there is a chunk
+/// for every core (or the end), then formatted at once and written in order.
+pub struct CsvWriter<'w> {
+    out: &'w mut dyn Write,
+    /// Batches not written yet, nested columns already JSON text.
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    threads: usize,
+}
+
+impl<'w> CsvWriter<'w> {
+    /// Writes the header line of `schema`.
+    pub fn new(out: &'w mut dyn Write, schema: &SchemaRef) -> Result<Self, QueryError> {
+        let flat = table::flat_schema(schema);
+        let mut text = Vec::new();
+        for (i, field) in flat.fields().iter().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            field_bytes(&mut text, field.name().as_bytes());
         }
+        if flat.fields().len() == 1 && flat.field(0).name().is_empty() {
+            text.extend_from_slice(b"\"\"");
+        }
+        text.push(b'\n');
+        out.write_all(&text).map_err(io)?;
+        Ok(Self {
+            out,
+            pending: Vec::new(),
+            pending_rows: 0,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        })
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // Nested columns become JSON text once per batch, not once per chunk.
-    let mut flattened: Vec<Option<RecordBatch>> = vec![None; batches.len()];
-    for wave in chunks.chunks(threads) {
-        for &(b, _, _) in wave {
-            if flattened[b].is_none() {
-                flattened[b] = Some(table::flatten_nested(&batches[b])?);
+
+    /// Takes the next batch of the result.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), QueryError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.pending.push(table::flatten_nested(batch)?);
+        self.pending_rows += batch.num_rows();
+        if self.pending_rows >= self.threads * CHUNK_ROWS {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is held and flushes.
+    pub fn finish(mut self) -> Result<(), QueryError> {
+        self.drain()?;
+        self.out.flush().map_err(io)
+    }
+
+    /// Formats the held rows, a chunk per core at a time, and writes them in order.
+    fn drain(&mut self) -> Result<(), QueryError> {
+        let mut chunks = Vec::new();
+        for batch in &self.pending {
+            for start in (0..batch.num_rows()).step_by(CHUNK_ROWS) {
+                chunks.push(batch.slice(start, CHUNK_ROWS.min(batch.num_rows() - start)));
             }
         }
-        let slices: Vec<RecordBatch> = wave
-            .iter()
-            .map(|&(b, start, len)| {
-                flattened[b]
-                    .as_ref()
-                    .unwrap_or(&batches[b])
-                    .slice(start, len)
-            })
-            .collect();
-        let texts: Vec<Result<Vec<u8>, QueryError>> = if slices.len() == 1 {
-            slices.iter().map(format_rows).collect()
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = slices
-                    .iter()
-                    .map(|slice| s.spawn(move || format_rows(slice)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(QueryError::Invalid("formatting CSV failed".into()))
+        for wave in chunks.chunks(self.threads) {
+            let texts: Vec<Result<Vec<u8>, QueryError>> = if wave.len() == 1 {
+                wave.iter().map(format_rows).collect()
+            } else {
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = wave
+                        .iter()
+                        .map(|chunk| s.spawn(move || format_rows(chunk)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                Err(QueryError::Invalid("formatting CSV failed".into()))
+                            })
                         })
-                    })
-                    .collect()
-            })
-        };
-        for text in texts {
-            out.write_all(&text?).map_err(io)?;
-        }
-        // A batch's JSON text is dropped once its last chunk is written.
-        if let Some(&(last, _, _)) = wave.last() {
-            for f in flattened.iter_mut().take(last) {
-                *f = None;
+                        .collect()
+                })
+            };
+            for text in texts {
+                self.out.write_all(&text?).map_err(io)?;
             }
         }
+        self.pending.clear();
+        self.pending_rows = 0;
+        Ok(())
     }
-    out.flush().map_err(io)?;
-    Ok(())
 }
 
 fn io(e: std::io::Error) -> QueryError {

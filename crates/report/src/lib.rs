@@ -404,6 +404,26 @@ pub async fn sql(
     ctx: &SessionContext,
     sql: &str,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+    let df = last_statement(ctx, sql).await?;
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    Ok((schema, batches))
+}
+
+/// Runs SQL like [`sql`], and returns the last statement's result as a stream, for output
+/// written as it arrives ([`write_stream`]) rather than held whole.
+pub async fn sql_stream(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<datafusion::execution::SendableRecordBatchStream, QueryError> {
+    Ok(last_statement(ctx, sql).await?.execute_stream().await?)
+}
+
+/// Runs the statements before the last, and plans the last.
+async fn last_statement(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<datafusion::dataframe::DataFrame, QueryError> {
     let mut statements = datafusion::sql::parser::DFParser::parse_sql(sql)?;
     let Some(last) = statements.pop_back() else {
         return Err(QueryError::Invalid("no SQL statement given".into()));
@@ -413,10 +433,61 @@ pub async fn sql(
         ctx.execute_logical_plan(plan).await?.collect().await?;
     }
     let plan = ctx.state().statement_to_plan(last).await?;
-    let df = ctx.execute_logical_plan(plan).await?;
-    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
-    Ok((schema, batches))
+    Ok(ctx.execute_logical_plan(plan).await?)
+}
+
+/// Prints a result stream in `format`, at most `limit` rows. CSV and JSON lines are written
+/// as the batches arrive, so a large result is never held whole; a table and HTML need every
+/// row first ([`write_output`]).
+pub async fn write_stream(
+    out: &mut dyn Write,
+    mut stream: datafusion::execution::SendableRecordBatchStream,
+    format: OutputFormat,
+    limit: Option<usize>,
+) -> Result<(), QueryError> {
+    let schema = stream.schema();
+    let mut left = limit.unwrap_or(usize::MAX);
+    match format {
+        OutputFormat::Csv => {
+            let mut w = csv_out::CsvWriter::new(out, &schema)?;
+            while let Some(batch) = next_rows(&mut stream, &mut left).await? {
+                w.write(&batch)?;
+            }
+            w.finish()
+        }
+        OutputFormat::Json => {
+            let mut w = arrow::json::LineDelimitedWriter::new(&mut *out);
+            while let Some(batch) = next_rows(&mut stream, &mut left).await? {
+                w.write(&batch)?;
+            }
+            w.finish()?;
+            Ok(())
+        }
+        OutputFormat::Table | OutputFormat::Html => {
+            let mut batches = Vec::new();
+            while let Some(batch) = next_rows(&mut stream, &mut left).await? {
+                batches.push(batch);
+            }
+            write_output(out, &schema, &batches, format)
+        }
+    }
+}
+
+/// The next batch of `stream`, cut to the `left` rows still wanted (`None` at the end).
+async fn next_rows(
+    stream: &mut datafusion::execution::SendableRecordBatchStream,
+    left: &mut usize,
+) -> Result<Option<RecordBatch>, QueryError> {
+    use futures::StreamExt;
+    if *left == 0 {
+        return Ok(None);
+    }
+    let Some(batch) = stream.next().await.transpose()? else {
+        return Ok(None);
+    };
+    let take = batch.num_rows().min(*left);
+    *left -= take;
+    Ok(Some(batch.slice(0, take)))
 }
 
 /// Prints batches in `format`: a table for people ([`table::write_table`], every row and

@@ -83,60 +83,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let rt = super::runtime()?;
+    let mut out = std::io::stdout().lock();
     let result = rt.block_on(async {
         let (ctx, _) = vpcflow_report::open_with(&args.data, &opts).await?;
-        let r = vpcflow_report::sql(&ctx, &sql).await;
-        let tables = match &r {
-            Err(_) => ctx
-                .catalog("datafusion")
+        let tables = || {
+            ctx.catalog("datafusion")
                 .and_then(|c| c.schema("public"))
                 .map(|s| s.table_names())
-                .unwrap_or_default(),
-            Ok(_) => Vec::new(),
+                .unwrap_or_default()
         };
-        Ok::<_, vpcflow_report::QueryError>((r, tables))
+        match args.output {
+            // A table counts the rows it leaves out: it gets them all and cuts them itself.
+            Output::Table => {
+                let (schema, batches) = match vpcflow_report::sql(&ctx, &sql).await {
+                    Ok(r) => r,
+                    Err(e) => return Ok(Err((e, tables()))),
+                };
+                let opts = super::terminal_table(None, args.wide, args.limit);
+                vpcflow_report::table::write_table(&mut out, &schema, &batches, &opts)?;
+            }
+            // CSV and JSON lines are written as the result streams in.
+            other => {
+                let stream = match vpcflow_report::sql_stream(&ctx, &sql).await {
+                    Ok(s) => s,
+                    Err(e) => return Ok(Err((e, tables()))),
+                };
+                vpcflow_report::write_stream(&mut out, stream, other.into(), args.limit).await?;
+            }
+        }
+        Ok::<_, vpcflow_report::QueryError>(Ok(()))
     });
-    let (schema, batches) = match result {
-        Ok((Ok(r), _)) => r,
-        Ok((Err(e), tables)) => {
-            return Err(match missing_table_hint(&e.to_string(), &tables) {
-                Some(h) => anyhow::anyhow!("query failed: {e}\nhint: {h}"),
-                None => anyhow::Error::from(e).context("query failed"),
-            });
-        }
-        Err(e) => return Err(anyhow::Error::from(e).context("query failed")),
-    };
-    let mut out = std::io::stdout().lock();
-    match args.output {
-        Output::Table => {
-            let opts = super::terminal_table(None, args.wide, args.limit);
-            vpcflow_report::table::write_table(&mut out, &schema, &batches, &opts)?;
-        }
-        other => {
-            let batches = match args.limit {
-                Some(n) => first_rows(batches, n),
-                None => batches,
-            };
-            vpcflow_report::write_output(&mut out, &schema, &batches, other.into())?;
-        }
+    match result {
+        Ok(Ok(())) => Ok(ExitCode::SUCCESS),
+        Ok(Err((e, tables))) => Err(match missing_table_hint(&e.to_string(), &tables) {
+            Some(h) => anyhow::anyhow!("query failed: {e}\nhint: {h}"),
+            None => anyhow::Error::from(e).context("query failed"),
+        }),
+        Err(e) => Err(anyhow::Error::from(e).context("query failed")),
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn first_rows(
-    batches: Vec<arrow::record_batch::RecordBatch>,
-    mut left: usize,
-) -> Vec<arrow::record_batch::RecordBatch> {
-    let mut out = Vec::new();
-    for b in batches {
-        if left == 0 {
-            break;
-        }
-        let take = b.num_rows().min(left);
-        out.push(b.slice(0, take));
-        left -= take;
-    }
-    out
 }
 
 /// For a table that is not there: how a rollup table comes to be, or the name meant.

@@ -83,26 +83,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let limit = if table { None } else { args.limit };
     let rt = super::runtime()?;
     let without_inventory = opts.inventory.is_none();
-    let (schema, batches, prices, notes) = rt
+    // CSV and JSON lines are written as the result streams in: a report of a million rows is
+    // never held whole.
+    let streamed = matches!(args.output, Output::Csv | Output::Json);
+    let (result, prices) = rt
         .block_on(async {
             let (ctx, prices) = vpcflow_report::open_with(&data, &opts).await?;
-            let (schema, batches) = vpcflow_report::run_report(&ctx, report, limit).await?;
             let notes = if without_inventory {
                 vpcflow_report::missing_inventory_notes(&ctx, report).await?
             } else {
                 Vec::new()
             };
-            Ok::<_, vpcflow_report::QueryError>((schema, batches, prices, notes))
+            print_notes(&notes);
+            if streamed {
+                let stream = vpcflow_report::sql_stream(&ctx, report.sql).await?;
+                vpcflow_report::write_stream(&mut out, stream, args.output.into(), limit).await?;
+                return Ok((None, prices));
+            }
+            let result = vpcflow_report::run_report(&ctx, report, limit).await?;
+            Ok::<_, vpcflow_report::QueryError>((Some(result), prices))
         })
         .with_context(|| format!("report {name}"))?;
-    for note in &notes {
-        eprintln!("note: without --inventory, {note}");
-    }
-    if !notes.is_empty() {
-        eprintln!(
-            "note: give --inventory DIR for a complete answer (`vpcflow inventory fetch --out DIR` writes one)"
-        );
-    }
+    let Some((schema, batches)) = result else {
+        if report.shows_cost {
+            eprintln!("{}", prices.describe());
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
     if let Output::Html = args.output {
         let page = vpcflow_report::html::report_page(
             report,
@@ -114,19 +121,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out.write_all(page.as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
-    if table {
-        let columns = vpcflow_report::table::report_columns(report.name)
-            .map(|c| c.iter().map(|s| s.to_string()).collect());
-        let opts = super::terminal_table(columns, args.wide, args.limit);
-        vpcflow_report::table::write_table(&mut out, &schema, &batches, &opts)?;
-    } else {
-        vpcflow_report::write_output(&mut out, &schema, &batches, args.output.into())?;
-    }
+    let columns = vpcflow_report::table::report_columns(report.name)
+        .map(|c| c.iter().map(|s| s.to_string()).collect());
+    let opts = super::terminal_table(columns, args.wide, args.limit);
+    vpcflow_report::table::write_table(&mut out, &schema, &batches, &opts)?;
     if report.shows_cost {
-        match args.output {
-            Output::Table => writeln!(out, "{}", prices.describe())?,
-            _ => eprintln!("{}", prices.describe()),
-        }
+        writeln!(out, "{}", prices.describe())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a report leaves out without an inventory, on standard error.
+fn print_notes(notes: &[String]) {
+    for note in notes {
+        eprintln!("note: without --inventory, {note}");
+    }
+    if !notes.is_empty() {
+        eprintln!(
+            "note: give --inventory DIR for a complete answer (`vpcflow inventory fetch --out DIR` writes one)"
+        );
+    }
 }
