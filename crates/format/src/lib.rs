@@ -23,6 +23,7 @@
 pub mod fields;
 mod layout;
 mod record;
+mod scan;
 
 pub use fields::{FIELDS, FieldDef, FieldKind, field_index};
 pub use layout::{FormatError, Layout, Slot};

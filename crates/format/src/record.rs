@@ -1,5 +1,5 @@
-//! The parser for one flow-log record: separators found by a vector search (memchr), values
-//! parsed with nom.
+//! The parser for one flow-log record: separators found eight bytes at a time ([`crate::scan`]),
+//! values parsed with nom.
 
 use crate::fields::{END, FIELDS, FieldKind, START};
 use crate::layout::{Layout, Slot};
@@ -155,10 +155,10 @@ impl RecordParser {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         // One UTF-8 check for the whole line; tokens are then cut from the checked text.
         let text = std::str::from_utf8(line).ok();
-        let has_nul = line.contains(&0);
-        // The separators, found by a vector search rather than byte by byte: tokens are short
+        let has_nul = memchr::memchr(0, line).is_some();
+        // The separators, found a word at a time rather than byte by byte: tokens are short
         // (seven bytes on average) and scanning for their ends was a quarter of the parse.
-        let mut separators = memchr::memchr2_iter(b' ', b'\t', line);
+        let mut separators = crate::scan::Separators::new(line);
         let mut from = 0;
         for (position, plan) in self.plan.iter().enumerate() {
             let Some(start) = next_token(&mut separators, &mut from, line.len()) else {
