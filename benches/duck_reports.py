@@ -387,24 +387,27 @@ ORDER BY p.bytes_in + p.bytes_out DESC, p.interface_id"""]
 
     if report == "rejected-flows":
         return ["""
-CREATE TEMP TABLE rejected AS
+CREATE TEMP TABLE rejected_groups AS
 SELECT COALESCE(pkt_srcaddr, srcaddr) AS src_ip, COALESCE(pkt_dstaddr, dstaddr) AS dst_ip,
        dstport, protocol, interface_id, reject_reason,
-       packets, bytes, start, "end", direction, tcp_flags
+       COUNT(*) AS records, SUM(packets) AS packets, SUM(bytes) AS bytes,
+       MIN(start) AS first_start, MAX("end") AS last_end, MAX(direction) AS flow_direction,
+       COUNT(*) FILTER (WHERE tcp_flags = 2) AS syn_only_records
 FROM flows_unique
-WHERE action = 'REJECT' AND log_status = 'OK'""", """
+WHERE action = 'REJECT' AND log_status = 'OK'
+GROUP BY 1, 2, dstport, protocol, interface_id, reject_reason""", """
 WITH sources AS (
   SELECT src_ip, COUNT(DISTINCT dstport) AS ports_tried, COUNT(DISTINCT dst_ip) AS hosts_tried
-  FROM rejected GROUP BY src_ip
+  FROM rejected_groups GROUP BY src_ip
 ),
 groups AS (
   SELECT src_ip, dstport, protocol, interface_id,
-         COUNT(*) AS records, SUM(packets) AS packets, SUM(bytes) AS bytes,
-         MIN(start) AS first_start, MAX("end") AS last_end,
-         MAX(direction) AS flow_direction,
+         SUM(records) AS records, SUM(packets) AS packets, SUM(bytes) AS bytes,
+         MIN(first_start) AS first_start, MAX(last_end) AS last_end,
+         MAX(flow_direction) AS flow_direction,
          string_agg(DISTINCT reject_reason, ',' ORDER BY reject_reason) AS reject_reason,
-         COUNT(*) FILTER (WHERE tcp_flags = 2) AS syn_only_records
-  FROM rejected
+         SUM(syn_only_records) AS syn_only_records
+  FROM rejected_groups
   GROUP BY src_ip, dstport, protocol, interface_id
 )
 SELECT g.src_ip, g.dstport AS dst_port, g.protocol, g.interface_id, g.records, g.packets, g.bytes,
