@@ -15,9 +15,11 @@
 
 pub mod layout;
 pub mod manifest;
+pub mod parquet_file;
 pub mod read;
 pub mod s3_store;
 pub mod store;
+mod strings;
 pub mod writer;
 
 pub use layout::Hour;
