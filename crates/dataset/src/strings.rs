@@ -31,7 +31,9 @@ use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 use std::hash::BuildHasher;
 
-/// The zstd context the string columns of one file share, and its scratch buffer.
+/// The zstd context the string columns of one file share, and its scratch buffer. String
+/// columns are always zstd, at the writer's default level: a per-column codec in the writer's
+/// properties (such as `empty_columns_in_snappy`'s) applies to the other columns only.
 pub(crate) struct PageCompressor {
     zstd: zstd::bulk::Compressor<'static>,
     level: i32,
@@ -98,8 +100,6 @@ pub(crate) struct StringColumn {
     chunk_min: Option<Vec<u8>>,
     chunk_max: Option<Vec<u8>>,
     chunk_nulls: u64,
-    chunk_rows: u64,
-    chunk_value_bytes: i64,
     dict_pages: i32,
     plain_pages: i32,
 }
@@ -143,8 +143,6 @@ impl StringColumn {
             chunk_min: None,
             chunk_max: None,
             chunk_nulls: 0,
-            chunk_rows: 0,
-            chunk_value_bytes: 0,
             dict_pages: 0,
             plain_pages: 0,
             descr,
@@ -339,8 +337,6 @@ impl StringColumn {
                 .append(null_page, min, max, self.nulls as i64);
         }
         self.chunk_nulls += self.nulls as u64;
-        self.chunk_rows += self.rows as u64;
-        self.chunk_value_bytes += self.value_bytes;
         self.rows = 0;
         self.nulls = 0;
         self.keys.clear();
@@ -358,6 +354,8 @@ impl StringColumn {
         zstd: &mut PageCompressor,
     ) -> Result<(Bytes, ColumnCloseResult)> {
         self.flush_page(zstd)?;
+        let rows: usize = self.pages.iter().map(|p| p.1).sum();
+        let value_bytes: i64 = self.pages.iter().map(|p| p.2).sum();
         let codec = zstd.codec()?;
         let mut sink = TrackedWrite::new(Vec::new());
         let mut offsets = OffsetIndexBuilder::new();
@@ -449,7 +447,7 @@ impl StringColumn {
             .with_backwards_compatible_min_max(false);
             builder = builder
                 .set_statistics(Statistics::ByteArray(stats))
-                .set_unencoded_byte_array_data_bytes(Some(self.chunk_value_bytes));
+                .set_unencoded_byte_array_data_bytes(Some(value_bytes));
             Some(column_index.build()?)
         } else {
             None
@@ -457,7 +455,7 @@ impl StringColumn {
         let metadata = builder.build()?;
         let close = ColumnCloseResult {
             bytes_written,
-            rows_written: self.chunk_rows,
+            rows_written: rows as u64,
             metadata,
             bloom_filter: None,
             column_index,
@@ -468,8 +466,6 @@ impl StringColumn {
         self.plain = !self.dictionary;
         self.seen.clear();
         self.chunk_nulls = 0;
-        self.chunk_rows = 0;
-        self.chunk_value_bytes = 0;
         self.dict_pages = 0;
         self.plain_pages = 0;
         Ok((bytes, close))
@@ -494,21 +490,14 @@ impl Dictionary {
 
     #[inline]
     fn value(&self, k: u32) -> &[u8] {
-        let k = k as usize;
-        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
-        &self.bytes[start..self.ends[k] as usize]
+        entry(&self.bytes, &self.ends, k)
     }
 
     /// The key of `v`, added if new.
     fn intern(&mut self, v: &[u8]) -> u32 {
         let hash = self.hasher.hash_one(v);
         let (bytes, ends) = (&self.bytes, &self.ends);
-        let value = |k: u32| {
-            let k = k as usize;
-            let start = if k == 0 { 0 } else { ends[k - 1] as usize };
-            &bytes[start..ends[k] as usize]
-        };
-        if let Some(&k) = self.table.find(hash, |&k| value(k) == v) {
+        if let Some(&k) = self.table.find(hash, |&k| entry(bytes, ends, k) == v) {
             return k;
         }
         let k = self.ends.len() as u32;
@@ -516,11 +505,8 @@ impl Dictionary {
         self.ends.push(self.bytes.len() as u32);
         self.page_len += 4 + v.len();
         let (bytes, ends, hasher) = (&self.bytes, &self.ends, &self.hasher);
-        self.table.insert_unique(hash, k, |&k| {
-            let k = k as usize;
-            let start = if k == 0 { 0 } else { ends[k - 1] as usize };
-            hasher.hash_one(&bytes[start..ends[k] as usize])
-        });
+        self.table
+            .insert_unique(hash, k, |&k| hasher.hash_one(entry(bytes, ends, k)));
         k
     }
 
@@ -530,6 +516,15 @@ impl Dictionary {
         self.ends.clear();
         self.page_len = 0;
     }
+}
+
+/// Entry `k` of a dictionary whose values are `bytes`, value `i` ending at `ends[i]`. A free
+/// function so that [`Dictionary::intern`] can call it while its table is borrowed.
+#[inline]
+fn entry<'a>(bytes: &'a [u8], ends: &[u32], k: u32) -> &'a [u8] {
+    let k = k as usize;
+    let start = if k == 0 { 0 } else { ends[k - 1] as usize };
+    &bytes[start..ends[k] as usize]
 }
 
 /// Marks key `k` in the page's bitmap of keys.

@@ -54,6 +54,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
 /// decompressor hold about 400 KB while its file is open (parquet creates both per column):
 /// for the empty ones that was most of a worker's memory. Their pages are a few bytes of
 /// null flags; should a later batch of another format fill one, Snappy still compresses it.
+/// The string columns are the exception: their pages share one zstd context per file
+/// (crates/dataset/src/strings.rs), which ignores this setting.
 pub fn empty_columns_in_snappy(props: WriterProperties, first: &RecordBatch) -> WriterProperties {
     let mut b = props.into_builder();
     for (field, column) in first.schema().fields().iter().zip(first.columns()) {
