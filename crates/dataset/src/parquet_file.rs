@@ -52,6 +52,7 @@ impl<W: Write + Send> FlowFileWriter<W> {
         };
         let mut plan = Vec::with_capacity(schema.fields().len());
         let mut strings = Vec::new();
+        let mut own = Vec::new();
         let mut leaf = 0;
         for (i, field) in schema.fields().iter().enumerate() {
             let count = (leaf..descr.num_columns())
@@ -63,12 +64,21 @@ impl<W: Write + Send> FlowFileWriter<W> {
                     encoder: strings.len(),
                     leaf,
                 });
+                own.push(column.path().clone());
                 strings.push(StringColumn::new(column, &props));
             } else {
                 plan.push(Plan::Arrow { first: leaf, count });
             }
             leaf += count;
         }
+        // parquet's factory makes a writer for every leaf, the string leaves' too, which stay
+        // unused; uncompressed, they do not each make a zstd compressor and decompressor.
+        let props = own
+            .into_iter()
+            .fold(props.into_builder(), |b, path| {
+                b.set_column_compression(path, Compression::UNCOMPRESSED)
+            })
+            .build();
         let max_rows = props.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
         let props = Arc::new(props);
         let writer = SerializedFileWriter::new(sink, descr.root_schema_ptr(), props)?;
