@@ -1,26 +1,37 @@
 //! Column builders that take parsed records straight into Arrow arrays.
 
+use crate::dictionary::{DictionaryColumn, dictionary_type, repeated};
 use crate::schema::flow_schema;
 use arrow::array::{
     ArrayRef, Int32Builder, Int64Builder, MapBuilder, StringBuilder, new_null_array,
 };
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 use vpcflow_format::{FIELDS, FieldKind, Layout, Slot, Value};
 
+/// The address fields, built as plain strings: nearly every row has a new address, and a
+/// dictionary per batch would only add a lookup to the copy (measured: no gain).
+const ADDRESSES: [&str; 4] = ["srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"];
+
 enum Column {
     Int32(Int32Builder),
     Int64(Int64Builder),
     Utf8(StringBuilder),
+    Dictionary(DictionaryColumn),
     Unknown(usize),
 }
 
 /// Builds record batches of the canonical schema from records of one layout and one source.
 ///
 /// Columns the layout lacks are filled with nulls when the batch is finished, at no cost per
-/// row. Values are appended with no allocation per field.
+/// row. Values are appended with no allocation per field. The string columns the layout has,
+/// and the source and flow log ID, are dictionaries of strings
+/// (`Dictionary(Int32, Utf8)`): the batches' schema is the canonical one with those types,
+/// which the dataset's writer stores as the canonical strings.
 pub struct FlowBatchBuilder {
+    schema: SchemaRef,
     /// One column builder per slot of the layout, in slot order.
     slots: Vec<Column>,
     /// For each known field, the slot that carries it.
@@ -43,7 +54,7 @@ impl FlowBatchBuilder {
     ) -> Self {
         let mut field_slot = vec![None; FIELDS.len()];
         let mut unknown_names = Vec::new();
-        let slots = layout
+        let slots: Vec<Column> = layout
             .slots()
             .iter()
             .enumerate()
@@ -53,8 +64,11 @@ impl FlowBatchBuilder {
                     match FIELDS[*i].kind {
                         FieldKind::Int32 => Column::Int32(Int32Builder::with_capacity(capacity)),
                         FieldKind::Int64 => Column::Int64(Int64Builder::with_capacity(capacity)),
-                        FieldKind::Utf8 => {
+                        FieldKind::Utf8 if ADDRESSES.contains(&FIELDS[*i].name) => {
                             Column::Utf8(StringBuilder::with_capacity(capacity, capacity * 12))
+                        }
+                        FieldKind::Utf8 => {
+                            Column::Dictionary(DictionaryColumn::with_capacity(capacity))
                         }
                     }
                 }
@@ -65,7 +79,31 @@ impl FlowBatchBuilder {
             })
             .collect();
         let unknown = (!unknown_names.is_empty()).then(crate::schema::unknown_fields_builder);
+        let canonical = flow_schema();
+        let fields: Vec<_> = canonical
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let dictionary = match f.name().as_str() {
+                    crate::schema::SOURCE => true,
+                    crate::schema::FLOW_LOG_ID => flow_log_id.is_some(),
+                    _ => matches!(
+                        field_slot.get(i).and_then(|s| s.map(|s| &slots[s])),
+                        Some(Column::Dictionary(_))
+                    ),
+                };
+                match dictionary {
+                    true => Arc::new(f.as_ref().clone().with_data_type(dictionary_type())),
+                    false => f.clone(),
+                }
+            })
+            .collect();
         Self {
+            schema: Arc::new(Schema::new_with_metadata(
+                fields,
+                canonical.metadata().clone(),
+            )),
             slots,
             field_slot,
             unknown_names,
@@ -96,9 +134,11 @@ impl FlowBatchBuilder {
                 (Column::Int32(b), Value::Int(v)) => b.append_value(*v as i32),
                 (Column::Int64(b), Value::Int(v)) => b.append_value(*v),
                 (Column::Utf8(b), Value::Str(s)) => b.append_value(s),
+                (Column::Dictionary(b), Value::Str(s)) => b.append_value(s),
                 (Column::Int32(b), _) => b.append_null(),
                 (Column::Int64(b), _) => b.append_null(),
                 (Column::Utf8(b), _) => b.append_null(),
+                (Column::Dictionary(b), _) => b.append_null(),
                 (Column::Unknown(i), v) => {
                     if let Some(m) = self.unknown.as_mut() {
                         m.keys().append_value(&self.unknown_names[*i]);
@@ -119,13 +159,19 @@ impl FlowBatchBuilder {
         self.rows += 1;
     }
 
-    /// Finishes the pending rows into a batch of the canonical schema, or `None` when there
-    /// are none.
+    /// The schema of the batches built: the canonical one, with dictionaries of strings for
+    /// the string columns the layout has, the source and the flow log ID.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Finishes the pending rows into a batch of [`schema`](Self::schema), or `None` when
+    /// there are none.
     pub fn finish(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
         if self.rows == 0 {
             return Ok(None);
         }
-        let schema = flow_schema();
+        let schema = self.schema.clone();
         let rows = std::mem::take(&mut self.rows);
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         for (i, def) in FIELDS.iter().enumerate() {
@@ -133,6 +179,7 @@ impl FlowBatchBuilder {
                 Some(Column::Int32(b)) => Arc::new(b.finish()),
                 Some(Column::Int64(b)) => Arc::new(b.finish()),
                 Some(Column::Utf8(b)) => Arc::new(b.finish()),
+                Some(Column::Dictionary(b)) => b.finish()?,
                 _ => nulls(&crate::schema::data_type(def.kind), rows),
             };
             columns.push(array);
@@ -150,16 +197,6 @@ impl FlowBatchBuilder {
         columns.push(Arc::new(self.lines.finish()));
         RecordBatch::try_new(schema, columns).map(Some)
     }
-}
-
-/// `value` on each of `rows` rows, in buffers of exactly the size needed (collecting an
-/// iterator grows the values by doubling: up to twice the bytes, and an object's key is the
-/// widest value of a record).
-fn repeated(value: &str, rows: usize) -> ArrayRef {
-    let offsets =
-        arrow::buffer::OffsetBuffer::<i32>::from_lengths(std::iter::repeat_n(value.len(), rows));
-    let values = arrow::buffer::Buffer::from_vec(value.as_bytes().repeat(rows));
-    Arc::new(arrow::array::StringArray::new(offsets, values, None))
 }
 
 /// An all-null array of `data_type` and `rows` rows: a slice of one shared array per type, so
@@ -189,18 +226,53 @@ mod tests {
 
     #[test]
     fn builds_canonical_batches() {
-        let layout = Layout::parse_format("${srcport} ${bytes} ${az-id} ${future-thing}").unwrap();
+        let layout =
+            Layout::parse_format("${srcport} ${bytes} ${az-id} ${srcaddr} ${future-thing}")
+                .unwrap();
         let parser = RecordParser::new(layout.clone());
         let mut b = FlowBatchBuilder::new(&layout, "f.log".into(), Some("fl-1".into()), 4);
         let mut vals = Vec::new();
-        for (n, line) in ["443 100 use1-az1 x", "- 5 - -"].iter().enumerate() {
+        for (n, line) in ["443 100 use1-az1 10.0.0.1 x", "- 5 - 10.0.0.2 -"]
+            .iter()
+            .enumerate()
+        {
             parser.parse(line.as_bytes(), &mut vals).unwrap();
             b.append(&vals, n as u64 + 1);
         }
         let batch = b.finish().unwrap().unwrap();
         assert!(b.finish().unwrap().is_none());
         assert_eq!(batch.num_rows(), 2);
-        assert_eq!(batch.schema(), flow_schema());
+        assert_eq!(batch.schema(), b.schema());
+        // The canonical schema, with dictionaries of strings for the string columns the
+        // layout has, the flow log ID and the source.
+        let canonical = flow_schema();
+        let schema = batch.schema();
+        let dictionaries: Vec<&str> = schema
+            .fields()
+            .iter()
+            .zip(canonical.fields())
+            .filter(|(ours, theirs)| {
+                assert_eq!(ours.name(), theirs.name());
+                assert_eq!(ours.is_nullable(), theirs.is_nullable());
+                ours.data_type() != theirs.data_type()
+            })
+            .map(|(ours, _)| {
+                assert_eq!(ours.data_type(), &dictionary_type());
+                ours.name().as_str()
+            })
+            .collect();
+        // The addresses stay plain strings.
+        assert_eq!(dictionaries, ["az_id", "flow_log_id", "source"]);
+        let addresses = batch.column_by_name("srcaddr").unwrap().as_string::<i32>();
+        assert_eq!(addresses.value(1), "10.0.0.2");
+        let strings = |name: &str| {
+            let c = batch.column_by_name(name).unwrap();
+            let c = arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).unwrap();
+            c.as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect::<Vec<_>>()
+        };
         let port = batch
             .column_by_name("srcport")
             .unwrap()
@@ -213,8 +285,11 @@ mod tests {
             .as_primitive::<Int64Type>();
         assert_eq!(bytes.values(), &[100, 5]);
         assert_eq!(batch.column_by_name("version").unwrap().null_count(), 2);
-        let az = batch.column_by_name("az_id").unwrap().as_string::<i32>();
-        assert_eq!(az.value(0), "use1-az1");
+        assert_eq!(strings("az_id"), [Some("use1-az1".to_string()), None]);
+        assert_eq!(
+            strings("source"),
+            [Some("f.log".to_string()), Some("f.log".to_string())]
+        );
         let unknown = batch.column_by_name("unknown_fields").unwrap().as_map();
         let keys = unknown.keys().as_string::<i32>();
         assert_eq!(keys.value(0), "future-thing");
@@ -225,11 +300,7 @@ mod tests {
             .unwrap()
             .as_primitive::<Int64Type>();
         assert_eq!(lines.values(), &[1, 2]);
-        let id = batch
-            .column_by_name("flow_log_id")
-            .unwrap()
-            .as_string::<i32>();
-        assert_eq!(id.value(1), "fl-1");
+        assert_eq!(strings("flow_log_id")[1].as_deref(), Some("fl-1"));
     }
 
     #[test]

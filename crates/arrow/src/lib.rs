@@ -23,6 +23,7 @@
 
 mod builder;
 mod decoder;
+mod dictionary;
 mod hour;
 pub mod parquet_input;
 mod schema;

@@ -1,7 +1,7 @@
 //! The one canonical Arrow schema for every flow-log version.
 
 use arrow::array::{Array, ArrayRef, MapBuilder, MapFieldNames, StringArray, StringBuilder};
-use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::sync::{Arc, LazyLock};
@@ -76,7 +76,7 @@ pub fn flow_schema() -> SchemaRef {
     SCHEMA.clone()
 }
 
-/// `batch` (of the canonical schema) with `region` filled in where its records carry none (the
+/// `batch` (of the canonical schema, or a decoder's with dictionaries) with `region` filled in where its records carry none (the
 /// default v2 and v3 formats have no `region` field): the region of the S3 key or the
 /// CloudWatch client the records came from, so that they are priced by their own region.
 pub fn fill_region(batch: RecordBatch, region: &str) -> Result<RecordBatch, ArrowError> {
@@ -88,10 +88,7 @@ pub fn fill_region(batch: RecordBatch, region: &str) -> Result<RecordBatch, Arro
         return Ok(batch);
     }
     let filled: ArrayRef = if col.null_count() == col.len() {
-        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-            region,
-            batch.num_rows(),
-        )))
+        crate::dictionary::repeated(region, batch.num_rows())
     } else {
         let given = arrow::compute::cast(col, &DataType::Utf8)?;
         let given = given
@@ -105,14 +102,58 @@ pub fn fill_region(batch: RecordBatch, region: &str) -> Result<RecordBatch, Arro
                 .collect::<StringArray>(),
         )
     };
+    let schema = batch.schema();
+    let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
+    fields[idx] = Arc::new(
+        fields[idx]
+            .as_ref()
+            .clone()
+            .with_data_type(filled.data_type().clone()),
+    );
     let mut columns = batch.columns().to_vec();
     columns[idx] = filled;
-    RecordBatch::try_new(batch.schema(), columns)
+    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+    RecordBatch::try_new(Arc::new(schema), columns)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The region column of `format`'s records `lines` once filled with `eu-west-1`.
+    fn filled_regions(format: &str, lines: &[&str]) -> Vec<Option<String>> {
+        let layout = vpcflow_format::Layout::parse_format(format).unwrap();
+        let parser = vpcflow_format::RecordParser::new(layout.clone());
+        let mut b = crate::builder::FlowBatchBuilder::new(&layout, "k".into(), None, 4);
+        let mut values = Vec::new();
+        for (n, line) in lines.iter().enumerate() {
+            parser.parse(line.as_bytes(), &mut values).unwrap();
+            b.append(&values, n as u64 + 1);
+        }
+        let batch = fill_region(b.finish().unwrap().unwrap(), "eu-west-1").unwrap();
+        let region = batch.column_by_name("region").unwrap();
+        let schema = batch.schema();
+        assert_eq!(
+            schema.field_with_name("region").unwrap().data_type(),
+            region.data_type()
+        );
+        let region = arrow::compute::cast(region, &DataType::Utf8).unwrap();
+        let region = region.as_any().downcast_ref::<StringArray>().unwrap();
+        region.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn the_region_is_filled_where_records_lack_one() {
+        let eu = Some("eu-west-1".to_string());
+        assert_eq!(
+            filled_regions("${srcport}", &["1", "2"]),
+            [eu.clone(), eu.clone()]
+        );
+        assert_eq!(
+            filled_regions("${srcport} ${region}", &["1 us-west-2", "2 -"]),
+            [Some("us-west-2".to_string()), eu]
+        );
+    }
 
     #[test]
     fn contract_types() {

@@ -3,7 +3,7 @@
 
 use crate::strings::{PageCompressor, StringColumn, handles};
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, Int32Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
@@ -133,14 +133,25 @@ impl<W: Write + Send> FlowFileWriter<W> {
         {
             match *plan {
                 Plan::Strings { encoder, .. } => {
-                    let strings = column.as_string_opt::<i32>().ok_or_else(|| {
-                        ParquetError::General(format!(
-                            "column {} is {}, not Utf8",
-                            field.name(),
-                            column.data_type()
-                        ))
-                    })?;
-                    self.strings[encoder].write(strings, &mut self.zstd)?;
+                    let encoder = &mut self.strings[encoder];
+                    if let Some(strings) = column.as_string_opt::<i32>() {
+                        encoder.write(strings, &mut self.zstd)?;
+                    } else if let Some(dict) = column.as_dictionary_opt::<Int32Type>()
+                        && let Some(values) = dict.values().as_string_opt::<i32>()
+                        && values.null_count() == 0
+                    {
+                        encoder.write_dictionary(dict, values, &mut self.zstd)?;
+                    } else {
+                        // Any other string type (views, large strings, other dictionaries).
+                        let cast = arrow::compute::cast(column, &DataType::Utf8).map_err(|e| {
+                            ParquetError::General(format!(
+                                "column {} is {}, not strings: {e}",
+                                field.name(),
+                                column.data_type()
+                            ))
+                        })?;
+                        encoder.write(cast.as_string::<i32>(), &mut self.zstd)?;
+                    }
                 }
                 Plan::Arrow { first, count } => {
                     let leaves = compute_leaves(field, column)?;
@@ -275,8 +286,13 @@ mod tests {
     }
 
     fn write_ours(batch: &RecordBatch) -> Bytes {
+        write_as(batch, batch.schema())
+    }
+
+    /// `batch` written into a file of `schema`, in slices of 333 rows.
+    fn write_as(batch: &RecordBatch, schema: SchemaRef) -> Bytes {
         let mut out = Vec::new();
-        let mut w = FlowFileWriter::try_new(&mut out, batch.schema(), props()).expect("writer");
+        let mut w = FlowFileWriter::try_new(&mut out, schema, props()).expect("writer");
         let mut at = 0;
         while at < batch.num_rows() {
             let len = 333.min(batch.num_rows() - at);
@@ -322,6 +338,56 @@ mod tests {
         assert_eq!(back, batch);
         let sizes: Vec<i64> = meta.row_groups().iter().map(|g| g.num_rows()).collect();
         assert_eq!(sizes, vec![700, 700, 600]);
+    }
+
+    /// `batch` with each string column replaced by `f` of it.
+    fn retyped(batch: &RecordBatch, f: impl Fn(&StringArray) -> ArrayRef) -> RecordBatch {
+        let columns: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| c.as_string_opt::<i32>().map_or_else(|| c.clone(), &f))
+            .collect();
+        let fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+            .collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("batch")
+    }
+
+    /// A dictionary of `strings`' distinct values in descending order (so that its keys are
+    /// not the chunk's, which follow first appearance), and an unused entry.
+    fn dictionary(strings: &StringArray) -> ArrayRef {
+        let mut distinct: Vec<&str> = strings.iter().flatten().collect();
+        distinct.push("unused");
+        distinct.sort_unstable_by(|a, b| b.cmp(a));
+        distinct.dedup();
+        let keys: arrow::array::Int32Array = strings
+            .iter()
+            .map(|v| v.map(|v| distinct.iter().position(|d| *d == v).expect("in") as i32))
+            .collect();
+        let values = Arc::new(StringArray::from(distinct));
+        Arc::new(arrow::array::DictionaryArray::<Int32Type>::new(
+            keys, values,
+        ))
+    }
+
+    #[test]
+    fn dictionaries_and_views_of_strings_give_the_same_file() {
+        let batch = batch();
+        let file = write_ours(&batch);
+        let dictionaries = retyped(&batch, dictionary);
+        assert!(matches!(
+            dictionaries.column(0).data_type(),
+            DataType::Dictionary(..)
+        ));
+        assert!(write_as(&dictionaries, batch.schema()) == file);
+        let views = retyped(&batch, |s| {
+            Arc::new(arrow::array::StringViewArray::from_iter(s.iter()))
+        });
+        assert!(write_as(&views, batch.schema()) == file);
     }
 
     #[test]

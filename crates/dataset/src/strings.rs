@@ -13,7 +13,9 @@
 //! chunk's statistics, and its column and offset index. When the dictionary passes the
 //! writer's dictionary page limit, the chunk's remaining pages are PLAIN, as parquet does.
 
-use arrow::array::{Array, StringArray};
+use arrow::array::{Array, DictionaryArray, StringArray};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::Int32Type;
 use bytes::Bytes;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
@@ -75,6 +77,9 @@ pub(crate) struct StringColumn {
     page_bytes: usize,
 
     dict: Dictionary,
+    /// For the batch being written, when it is a dictionary: the chunk's key of each of its
+    /// entries (`u32::MAX` where not met yet).
+    remap: Vec<u32>,
     /// Dictionary encoding is on for the column.
     dictionary: bool,
     /// The dictionary passed `dict_limit`: the chunk's later pages are PLAIN.
@@ -126,6 +131,7 @@ impl StringColumn {
             page_rows: props.data_page_row_count_limit().max(1),
             page_bytes: props.data_page_size_limit().max(1),
             dict: Dictionary::default(),
+            remap: Vec::new(),
             dictionary: props.dictionary_enabled(descr.path()),
             plain: !props.dictionary_enabled(descr.path()),
             rows: 0,
@@ -151,9 +157,44 @@ impl StringColumn {
 
     /// Appends `array`'s rows.
     pub(crate) fn write(&mut self, array: &StringArray, zstd: &mut PageCompressor) -> Result<()> {
-        let offsets = array.value_offsets();
-        let data = array.value_data();
-        let nulls = array.nulls().filter(|n| n.null_count() > 0);
+        let rows = Rows::Strings {
+            offsets: array.value_offsets(),
+            data: array.value_data(),
+        };
+        self.write_rows(rows, array.nulls(), array.len(), zstd)
+    }
+
+    /// Appends the rows of `array`, a dictionary of strings (what the text decoder builds).
+    /// Each of the batch's keys is looked up in the chunk's dictionary once, where it first
+    /// appears; a row whose key is the row's before costs one comparison of integers.
+    pub(crate) fn write_dictionary(
+        &mut self,
+        array: &DictionaryArray<Int32Type>,
+        values: &StringArray,
+        zstd: &mut PageCompressor,
+    ) -> Result<()> {
+        let mut remap = std::mem::take(&mut self.remap);
+        remap.clear();
+        remap.resize(values.len(), u32::MAX);
+        let rows = Rows::Dictionary {
+            keys: array.keys().values(),
+            offsets: values.value_offsets(),
+            data: values.value_data(),
+            remap: &mut remap,
+        };
+        let r = self.write_rows(rows, array.keys().nulls(), array.len(), zstd);
+        self.remap = remap;
+        r
+    }
+
+    fn write_rows(
+        &mut self,
+        mut rows: Rows<'_>,
+        nulls: Option<&NullBuffer>,
+        len: usize,
+        zstd: &mut PageCompressor,
+    ) -> Result<()> {
+        let nulls = nulls.filter(|n| n.null_count() > 0);
         if nulls.is_some() && !self.nullable {
             return Err(ParquetError::General(format!(
                 "column {} is required but the batch has nulls",
@@ -161,23 +202,23 @@ impl StringColumn {
             )));
         }
         let mut i = 0;
-        while i < array.len() {
+        while i < len {
             if self.rows == self.page_rows || self.values.len() >= self.page_bytes {
                 self.flush_page(zstd)?;
             }
             if !self.plain && self.rows == 0 && self.dict.page_len > self.dict_limit {
                 self.plain = true;
             }
-            let end = array.len().min(i + (self.page_rows - self.rows));
+            let end = len.min(i + (self.page_rows - self.rows));
             match nulls {
-                None => self.push_values(offsets, data, i, end),
+                None => self.push_values(&mut rows, i, end)?,
                 Some(nulls) => {
                     // Runs of values between runs of nulls (a column the log format lacks
                     // is one run of nulls).
                     let mut at = i;
                     for (a, b) in nulls.inner().slice(i, end - i).set_slices() {
                         self.push_nulls(i + a - at);
-                        self.push_values(offsets, data, i + a, i + b);
+                        self.push_values(&mut rows, i + a, i + b)?;
                         at = i + b;
                     }
                     self.push_nulls(end - at);
@@ -211,16 +252,16 @@ impl StringColumn {
     }
 
     /// Appends rows `start..end`, none of them null, to the page.
-    fn push_values(&mut self, offsets: &[i32], data: &[u8], start: usize, end: usize) {
+    fn push_values(&mut self, rows: &mut Rows<'_>, start: usize, end: usize) -> Result<()> {
         if start == end {
-            return;
+            return Ok(());
         }
         self.push_levels(1, end - start);
-        if self.plain {
-            self.values
-                .reserve((offsets[end] - offsets[start]) as usize + 4 * (end - start));
+        let bytes = if self.plain {
+            let mut bytes = 0;
             for row in start..end {
-                let v = &data[offsets[row] as usize..offsets[row + 1] as usize];
+                let v = rows.value(row)?;
+                bytes += v.len();
                 self.values
                     .extend_from_slice(&(v.len() as u32).to_le_bytes());
                 self.values.extend_from_slice(v);
@@ -228,18 +269,28 @@ impl StringColumn {
                     update_min_max(&mut self.min, &mut self.max, v);
                 }
             }
+            bytes
         } else {
-            self.push_keys(offsets, data, start, end);
-        }
+            match rows {
+                Rows::Strings { offsets, data } => self.push_keys(offsets, data, start, end),
+                Rows::Dictionary {
+                    keys,
+                    offsets,
+                    data,
+                    remap,
+                } => self.push_dictionary_keys(&keys[start..end], offsets, data, remap)?,
+            }
+        };
         self.rows += end - start;
-        self.value_bytes += i64::from(offsets[end] - offsets[start]);
+        self.value_bytes += bytes as i64;
+        Ok(())
     }
 
-    /// Appends the keys of rows `start..end` to the page. A value equal to the row's before
-    /// it (in an interface's records, most values are) costs one comparison; only a changed
-    /// value is looked up. Each run's first value is looked up, so that every key of the page
-    /// is marked for its minimum and maximum.
-    fn push_keys(&mut self, offsets: &[i32], data: &[u8], start: usize, end: usize) {
+    /// Appends the keys of rows `start..end` to the page, and returns their values' bytes.
+    /// A value equal to the row's before it (in an interface's records, most values are)
+    /// costs one comparison; only a changed value is looked up. Each run's first value is
+    /// looked up, so that every key of the page is marked for its minimum and maximum.
+    fn push_keys(&mut self, offsets: &[i32], data: &[u8], start: usize, end: usize) -> usize {
         self.keys.reserve(end - start);
         let mut prev: &[u8] = &[];
         let mut key = None;
@@ -259,6 +310,43 @@ impl StringColumn {
             };
             self.keys.push(k);
         }
+        (offsets[end] - offsets[start]) as usize
+    }
+
+    /// [`push_keys`](Self::push_keys) for rows given as keys into a batch's dictionary
+    /// (`offsets` and `data`): `remap` holds the chunk's key of each batch key met so far.
+    fn push_dictionary_keys(
+        &mut self,
+        batch_keys: &[i32],
+        offsets: &[i32],
+        data: &[u8],
+        remap: &mut [u32],
+    ) -> Result<usize> {
+        self.keys.reserve(batch_keys.len());
+        let mut bytes = 0;
+        let mut prev = -1;
+        let mut key = 0;
+        for &bk in batch_keys {
+            if bk != prev {
+                let slot = usize::try_from(bk)
+                    .ok()
+                    .and_then(|i| remap.get_mut(i))
+                    .ok_or_else(|| bad_key(bk))?;
+                if *slot == u32::MAX {
+                    *slot = self.dict.intern(dictionary_value(offsets, data, bk)?);
+                }
+                key = *slot;
+                if self.statistics {
+                    mark(&mut self.seen, key);
+                }
+                prev = bk;
+            }
+            // In bounds: the key was checked when it first appeared in the run.
+            let i = bk as usize;
+            bytes += (offsets[i + 1] - offsets[i]) as usize;
+            self.keys.push(key);
+        }
+        Ok(bytes)
     }
 
     fn flush_page(&mut self, zstd: &mut PageCompressor) -> Result<()> {
@@ -470,6 +558,50 @@ impl StringColumn {
         self.plain_pages = 0;
         Ok((bytes, close))
     }
+}
+
+/// The rows of one batch's string column.
+enum Rows<'a> {
+    /// A string array's values.
+    Strings { offsets: &'a [i32], data: &'a [u8] },
+    /// Keys into a dictionary of strings (`offsets` and `data`), and for each dictionary
+    /// entry met so far the chunk's key of its value (`u32::MAX` before).
+    Dictionary {
+        keys: &'a [i32],
+        offsets: &'a [i32],
+        data: &'a [u8],
+        remap: &'a mut [u32],
+    },
+}
+
+impl<'a> Rows<'a> {
+    /// The value of non-null row `row`.
+    fn value(&self, row: usize) -> Result<&'a [u8]> {
+        match *self {
+            Rows::Strings { offsets, data } => {
+                Ok(&data[offsets[row] as usize..offsets[row + 1] as usize])
+            }
+            Rows::Dictionary {
+                keys,
+                offsets,
+                data,
+                ..
+            } => dictionary_value(offsets, data, keys[row]),
+        }
+    }
+}
+
+/// Entry `key` of a dictionary of strings.
+fn dictionary_value<'a>(offsets: &[i32], data: &'a [u8], key: i32) -> Result<&'a [u8]> {
+    usize::try_from(key)
+        .ok()
+        .filter(|&k| k + 1 < offsets.len())
+        .map(|k| &data[offsets[k] as usize..offsets[k + 1] as usize])
+        .ok_or_else(|| bad_key(key))
+}
+
+fn bad_key(key: i32) -> ParquetError {
+    ParquetError::General(format!("dictionary key {key} out of range"))
 }
 
 /// A column chunk's distinct values, each with its key: its place in the dictionary page.

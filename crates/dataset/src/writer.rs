@@ -521,7 +521,7 @@ mod tests {
         let batches: Vec<_> = decode(text).into_iter().map(|(_, b)| b).collect();
         let mut out = Vec::new();
         let props = empty_columns_in_snappy(writer_properties(), &batches[0]);
-        let mut w = FlowFileWriter::try_new(&mut out, batches[0].schema(), props).unwrap();
+        let mut w = FlowFileWriter::try_new(&mut out, flow_schema(), props).unwrap();
         w.write(&batches[0]).unwrap();
         w.into_inner().unwrap();
         let meta = parquet::file::metadata::ParquetMetaDataReader::new()
