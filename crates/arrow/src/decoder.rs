@@ -12,7 +12,8 @@ use vpcflow_format::{LineError, RecordParser, Value, fields};
 /// What the decoder hands back while it reads.
 #[derive(Debug)]
 pub enum DecodeEvent<'a> {
-    /// A full (or final) batch of records whose `start` falls in one hour.
+    /// A full (or final) batch of records whose `start` falls in one hour, of the schema
+    /// [`crate::FlowBatchBuilder::schema`] describes.
     Batch(HourBucket, RecordBatch),
     /// A line that is not a record of the layout.
     BadLine {

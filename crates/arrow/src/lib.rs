@@ -4,7 +4,10 @@
 //! - [`flow_schema`]: one schema for every flow-log version, named and typed as AWS's own
 //!   Parquet delivery, plus provenance columns.
 //! - [`FlowDecoderBuilder`] / [`FlowDecoder`]: a push decoder, bytes in, hour-partitioned
-//!   [`arrow::record_batch::RecordBatch`]es and bad lines out.
+//!   [`arrow::record_batch::RecordBatch`]es and bad lines out. Its batches have the canonical
+//!   columns, with the string columns (but the addresses) as dictionaries of strings
+//!   ([`FlowBatchBuilder::schema`]); cast them, or write them with the dataset's writer,
+//!   which stores them as the canonical strings.
 //! - [`Hour`]: the hour a record falls in, the unit of the dataset's partitions.
 //!
 //! ```
