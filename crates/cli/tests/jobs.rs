@@ -117,6 +117,10 @@ fn killed_and_failed_runs_are_finished_by_the_next_run_exactly_once() {
     let mut rng = Rng::new();
     let mut killed = 0;
     let mut cycles = 0;
+    // Runs killed in a row: each widens the window a kill is drawn from, so that a run whose
+    // remaining work is longer than the first window (a rollup redone after a kill can take
+    // half of a whole run) still finishes in the end.
+    let mut streak = 0;
     // Kill runs at random points until one finishes on its own: its dataset must equal the
     // reference. Start again on an empty dataset until at least 8 runs have been killed.
     loop {
@@ -126,12 +130,15 @@ fn killed_and_failed_runs_are_finished_by_the_next_run_exactly_once() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let wait = rng.below(full.as_millis() as u64 / 3);
+        let wait = rng.below(full.as_millis() as u64 * (1 + streak) / 3);
         std::thread::sleep(Duration::from_millis(wait));
         let finished = child.try_wait().unwrap().is_some();
-        if !finished {
+        if finished {
+            streak = 0;
+        } else {
             child.kill().unwrap(); // SIGKILL
             killed += 1;
+            streak += 1;
         }
         child.wait().unwrap();
         if finished {
