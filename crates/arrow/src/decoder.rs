@@ -7,7 +7,7 @@ use arrow::record_batch::RecordBatch;
 use memchr::memchr;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use vpcflow_format::{LineError, RecordParser, Value, fields};
+use vpcflow_format::{Layout, LineError, RecordParser, Value, fields};
 
 /// What the decoder hands back while it reads.
 #[derive(Debug)]
@@ -115,15 +115,8 @@ impl FlowDecoder {
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(());
         }
-        if line[0].is_ascii_lowercase()
-            && let Some(layout) = vpcflow_format::Layout::from_header_line(line)
-        {
-            if &layout != self.parser.layout() {
-                self.flush(emit)?;
-                self.unknown_fields
-                    .extend(layout.unknown_names().map(str::to_string));
-                self.parser = RecordParser::new(layout);
-            }
+        if let Some(layout) = header_layout(line) {
+            self.set_layout(&layout, emit)?;
             return Ok(());
         }
         match self.parser.parse(line, values) {
@@ -169,6 +162,40 @@ impl FlowDecoder {
             }
         }
         Ok(())
+    }
+
+    /// Reads the lines that follow with `layout`.
+    fn set_layout(
+        &mut self,
+        layout: &Layout,
+        emit: &mut dyn FnMut(DecodeEvent<'_>),
+    ) -> Result<(), ArrowError> {
+        if layout != self.parser.layout() {
+            self.flush(emit)?;
+            self.unknown_fields
+                .extend(layout.unknown_names().map(str::to_string));
+            self.parser = RecordParser::new(layout.clone());
+        }
+        Ok(())
+    }
+
+    /// Goes on with the stream at a point whose lines were read elsewhere: the next line is
+    /// line `lines + 1`, and it is read with `layout` (the one the header lines before it
+    /// set; see [`skim`]). So one stream's blocks of whole lines can be decoded by several
+    /// decoders, each giving its records and bad lines their own line numbers.
+    pub fn resume(
+        &mut self,
+        lines: u64,
+        layout: &Layout,
+        emit: &mut dyn FnMut(DecodeEvent<'_>),
+    ) -> Result<(), ArrowError> {
+        self.line = lines;
+        self.set_layout(layout, emit)
+    }
+
+    /// The layout the next line is read with.
+    pub fn layout(&self) -> &Layout {
+        self.parser.layout()
     }
 
     fn flush(&mut self, emit: &mut dyn FnMut(DecodeEvent<'_>)) -> Result<(), ArrowError> {
@@ -223,12 +250,41 @@ impl FlowDecoder {
     }
 }
 
+/// The layout a header line gives, if `line` is one.
+fn header_layout(line: &[u8]) -> Option<Layout> {
+    if line.first().is_some_and(u8::is_ascii_lowercase) {
+        Layout::from_header_line(line)
+    } else {
+        None
+    }
+}
+
+/// Without parsing records: the lines that `data` (whole lines, each ending in a newline)
+/// holds, and the layout of its last header line, if it has one. A stream's reader hands the
+/// decoder that goes on after `data` these (see [`FlowDecoder::resume`]).
+pub fn skim(data: &[u8]) -> (u64, Option<Layout>) {
+    let mut lines = 0;
+    let mut layout = None;
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', data) {
+        lines += 1;
+        // Records begin with a digit or an upper-case letter far more often than not: only
+        // a line that begins in lower case can be a header.
+        if data[start].is_ascii_lowercase()
+            && let Some(l) = header_layout(&data[start..end])
+        {
+            layout = Some(l);
+        }
+        start = end + 1;
+    }
+    (lines, layout)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow::array::AsArray;
     use arrow::datatypes::Int64Type;
-    use vpcflow_format::Layout;
 
     type Decoded = (Vec<(HourBucket, RecordBatch)>, Vec<(u64, String)>);
 
@@ -284,6 +340,125 @@ garbage here
                 got.sort();
                 assert_eq!(got, [(1, 100, 2), (1, 300, 6), (2, 200, 4)]);
             }
+        }
+    }
+
+    /// Line `n` holds the record of srcport `n` and 100·n bytes, a bad or blank line, or a
+    /// header: the fields turn to another order at line 150 and back at 300.
+    fn split_input() -> String {
+        let v2 = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+        // The same fields in another order: a record of it is bad under the first layout.
+        let turned = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets start end bytes action log-status";
+        let mut s = format!("{v2}\n");
+        for n in 2..=400u32 {
+            match n {
+                150 => s.push_str(&format!("{turned}\n")),
+                300 => s.push_str(&format!("{v2}\n")),
+                90 | 260 => s.push_str("not a record\n"),
+                120 => s.push('\n'),
+                _ if (150..300).contains(&n) => s.push_str(&format!(
+                    "2 1 eni-a 10.0.0.1 10.0.0.2 {n} 2 6 3 3600 3660 {n}00 ACCEPT OK\n"
+                )),
+                _ => s.push_str(&format!(
+                    "2 1 eni-a 10.0.0.1 10.0.0.2 {n} 2 6 3 {n}00 3600 3660 ACCEPT OK\n"
+                )),
+            }
+        }
+        s
+    }
+
+    /// (line, srcport, bytes) of every record, and the bad lines' numbers.
+    fn rows_and_bad(
+        batches: &[(HourBucket, RecordBatch)],
+        bad: &[(u64, String)],
+    ) -> (Vec<(i64, i64, i64)>, Vec<u64>) {
+        let mut rows = Vec::new();
+        for (_, b) in batches {
+            let col = |name| {
+                b.column_by_name(name)
+                    .unwrap()
+                    .as_primitive::<Int64Type>()
+                    .clone()
+            };
+            let (line, bytes) = (col("source_line"), col("bytes"));
+            let port = arrow::compute::cast(
+                b.column_by_name("srcport").unwrap(),
+                &arrow::datatypes::DataType::Int64,
+            )
+            .unwrap();
+            let port = port.as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                rows.push((line.value(i), port.value(i), bytes.value(i)));
+            }
+        }
+        rows.sort();
+        let mut bad: Vec<u64> = bad.iter().map(|(l, _)| *l).collect();
+        bad.sort();
+        (rows, bad)
+    }
+
+    #[test]
+    fn a_stream_split_between_decoders_gives_each_line_its_number_and_layout() {
+        let input = split_input();
+        let (whole, whole_bad) = run(input.as_bytes(), 1 << 20, 1000);
+        let expected = rows_and_bad(&whole, &whole_bad);
+        // Every record lands with its own bytes, on its own line; the two bad lines, the
+        // blank line and the three header lines are no records.
+        assert_eq!(expected.0.len(), 399 - 5);
+        assert!(
+            expected
+                .0
+                .iter()
+                .all(|&(line, port, bytes)| line == port && bytes == port * 100)
+        );
+        assert_eq!(expected.1, [90, 260]);
+
+        // Cut at every 37th line end: blocks go in turn to decoders `a` and `b`, and each
+        // decoder goes on from what `skim` says about the blocks the other one read.
+        let ends: Vec<usize> = memchr::memchr_iter(b'\n', input.as_bytes())
+            .map(|i| i + 1)
+            .collect();
+        for step in [1, 37, 150] {
+            let builder = FlowDecoderBuilder::new(Layout::default_v2()).with_batch_size(64);
+            let mut decoders = [
+                builder.build_decoder("mem".into(), None),
+                builder.build_decoder("mem".into(), None),
+            ];
+            let (mut batches, mut bad) = (Vec::new(), Vec::new());
+            let mut emit = |e: DecodeEvent<'_>| match e {
+                DecodeEvent::Batch(b, batch) => batches.push((b, batch)),
+                DecodeEvent::BadLine { line, error, .. } => bad.push((line, error.to_string())),
+            };
+            let (mut lines, mut layout, mut from) = (0, Layout::default_v2(), 0);
+            for (k, block_end) in ends
+                .iter()
+                .copied()
+                .skip(step - 1)
+                .step_by(step)
+                .chain([input.len()])
+                .enumerate()
+            {
+                let block = &input.as_bytes()[from..block_end];
+                from = block_end;
+                let d = &mut decoders[k % 2];
+                d.resume(lines, &layout, &mut emit).unwrap();
+                assert_eq!(d.decode(block, false, &mut emit).unwrap(), block.len());
+                let (n, header) = skim(block);
+                lines += n;
+                assert_eq!(d.lines(), lines);
+                if let Some(h) = header {
+                    layout = h;
+                }
+                assert_eq!(&layout, d.layout());
+            }
+            for d in &mut decoders {
+                d.finish(&mut emit).unwrap();
+            }
+            assert_eq!(
+                rows_and_bad(&batches, &bad),
+                expected,
+                "blocks of {step} lines"
+            );
         }
     }
 }

@@ -32,7 +32,7 @@ pub mod parquet_input;
 mod schema;
 
 pub use builder::FlowBatchBuilder;
-pub use decoder::{DecodeEvent, FlowDecoder, FlowDecoderBuilder};
+pub use decoder::{DecodeEvent, FlowDecoder, FlowDecoderBuilder, skim};
 pub use hour::{Hour, HourBucket, UNKNOWN_PARTITION, hour_bucket, partition_dir};
 pub use schema::{
     FLOW_LOG_ID, PARTITION_COLUMNS, SOURCE, SOURCE_LINE, UNKNOWN_FIELDS, data_type, fill_region,

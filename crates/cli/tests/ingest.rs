@@ -733,3 +733,101 @@ fn an_input_that_interleaves_two_hours_lands_in_one_row_group_per_hour() {
         "[('hour=00', 1, 70000), ('hour=01', 1, 70000)]"
     );
 }
+
+#[test]
+fn a_large_input_is_decoded_by_every_thread_and_lands_as_one_thread_lands_it() {
+    let d = Dir::new();
+    // Over 5 MiB of text in one gzip member: the reader hands out 1 MiB blocks of whole
+    // lines. Every 997th record is a bad line; the lines cut at the blocks' ends go back to
+    // the reader.
+    let bad = |n: u32| n % 997 == 500;
+    let text: String = (0..60_000u32)
+        .map(|n| {
+            if bad(n) {
+                format!("bad line {n}\n")
+            } else {
+                line(n)
+            }
+        })
+        .collect();
+    assert!(text.len() > 5 << 20);
+    let f = d.write("in/big.log.gz", gzip(format!("{HEADER}{text}").as_bytes()));
+    let bad_lines: Vec<u64> = (0..60_000u32)
+        .filter(|&n| bad(n))
+        .map(|n| u64::from(n) + 2)
+        .collect();
+    let ingest_with = |out: &str, extra: &[&str]| {
+        let out = d.join(out);
+        let mut args = vec![f.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let (code, s, _) = ingest(&args);
+        assert_eq!(code, 2, "{s}");
+        assert_eq!(s["records"], 60_000 - bad_lines.len() as u64, "{s}");
+        assert_eq!(s["bad_lines"], bad_lines.len() as u64, "{s}");
+        let mut q: Vec<u64> = quarantined(&out)
+            .iter()
+            .map(|q| q["line"].as_u64().unwrap())
+            .collect();
+        q.sort();
+        assert_eq!(q, bad_lines);
+        // Each record on its own line: srcport n sits on line n + 2.
+        assert_eq!(
+            query_i64(
+                &out,
+                "SELECT count(*) FROM flows WHERE source_line <> srcport + 2"
+            ),
+            0
+        );
+        out
+    };
+    let one = ingest_with("one", &["--threads", "1"]);
+    let split = ingest_with("split", &["--threads", "2", "--split-bytes", "1"]);
+    assert_eq!(util::all_rows(&one), util::all_rows(&split));
+    // The helper's share is in files of its own (named after it), which the input's
+    // manifest entry names with the reader's.
+    let helper_files = |out: &std::path::Path| {
+        util::walk(out)
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+            .filter(|n| n.contains("-h0") || n.contains("-h1"))
+            .count()
+    };
+    assert_eq!(helper_files(&one), 0);
+    assert!(helper_files(&split) >= 1, "{:?}", util::walk(&split));
+    // Read again, the input's records are replaced, helpers' included: none twice.
+    let (code, s, _) = ingest(&[
+        f.to_str().unwrap(),
+        "--out",
+        split.to_str().unwrap(),
+        "--threads",
+        "2",
+        "--split-bytes",
+        "1",
+        "--reprocess",
+    ]);
+    assert_eq!(code, 2, "{s}");
+    assert_eq!(s["replaced"], 1, "{s}");
+    assert_eq!(util::all_rows(&one), util::all_rows(&split));
+    assert_eq!(quarantined(&split).len(), bad_lines.len());
+
+    // With --strict, the first bad line (whichever thread meets it) stops the run and
+    // nothing lands.
+    let strict = d.join("strict");
+    let (code, s, o) = ingest(&[
+        f.to_str().unwrap(),
+        "--out",
+        strict.to_str().unwrap(),
+        "--threads",
+        "2",
+        "--split-bytes",
+        "1",
+        "--strict",
+    ]);
+    assert_eq!(code, 1, "{s}");
+    let err = stderr(&o);
+    let named = bad_lines
+        .iter()
+        .any(|l| err.contains(&format!("{}:{l}: expected 14 fields, found 3", f.display())));
+    assert!(named, "{err}");
+    assert_eq!(parquet_files(&strict), 0);
+}

@@ -63,6 +63,8 @@ pub struct JobSpec {
     pub commit_every: Option<u64>,
     /// Arrow bytes of one input held in memory before it goes to files of its own.
     pub stage_bytes: Option<usize>,
+    /// Inputs of at least this many bytes are decoded by every idle worker.
+    pub split_bytes: Option<u64>,
     /// Reports kept as hourly rollups.
     pub rollups: Vec<String>,
     /// Ingest as one shard of several: only the sources this shard owns, into its own
@@ -128,6 +130,9 @@ pub fn validate(spec: &JobSpec) -> anyhow::Result<Checked> {
     if let Some(n) = spec.stage_bytes {
         opts.stage_bytes = n;
         opts.gzip_hold_bytes = opts.gzip_hold_bytes.min(n);
+    }
+    if let Some(n) = spec.split_bytes {
+        opts.split_bytes = n;
     }
     if let Some(n) = spec.commit_every {
         anyhow::ensure!(n > 0, "commit-every must be at least 1 byte");

@@ -1,6 +1,7 @@
 //! The ingest pipeline: inputs in, committed Parquet files and a summary out.
 //!
-//! Workers take inputs one at a time. An input's records are held (in memory, or past
+//! Workers take inputs one at a time; a worker with none left helps decode a large input
+//! another is reading (module `split`). An input's records are held (in memory, or past
 //! [`IngestOptions::stage_bytes`] in Parquet files of its own under `_tmp/`) until it has been
 //! read to its end; only then do they join the worker's open files. Every
 //! [`IngestOptions::commit_every`] bytes of text, and at the end, a worker closes its files
@@ -8,11 +9,14 @@
 //! reading is cut by the network lands nothing and is read again by the next run, and a run
 //! killed at any point leaves only whole commits behind.
 
+mod split;
+
 use crate::IngestError;
 use crate::local::InputFile;
 use crate::text::{MemberGz, Text};
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
+use split::{Lines, SplitInput};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
@@ -47,6 +51,9 @@ pub struct IngestOptions {
     pub commit_every: u64,
     /// Arrow bytes of one input held in memory before they go to files of their own.
     pub stage_bytes: usize,
+    /// Inputs of at least this many bytes (as stored) are decoded by every worker that has
+    /// no input left of its own, beside the one that reads them.
+    pub split_bytes: u64,
     /// Text of one gzip member held until its checksum verifies. A corrupt member's records
     /// never land; when a member is larger than this, its text is parsed before its end,
     /// and a checksum failure then lands nothing of the input.
@@ -94,6 +101,7 @@ impl Default for IngestOptions {
             batch_size: 65536,
             commit_every: 1 << 30,
             stage_bytes: 64 << 20,
+            split_bytes: 32 << 20,
             log_groups: Default::default(),
             gzip_hold_bytes: 16 << 20,
         }
@@ -195,6 +203,9 @@ struct Shared<'a> {
     open: &'a Opener<'a>,
     files: &'a [InputFile],
     next: AtomicU64,
+    /// Large inputs being read, which idle workers help decode; claiming an input and
+    /// opening it for helpers happen under this lock.
+    split: Mutex<Vec<Arc<SplitInput>>>,
     abort: AtomicBool,
     progress: &'a Progress,
     opts: &'a IngestOptions,
@@ -254,6 +265,7 @@ pub fn ingest_inputs(
         open,
         files: &order,
         next: AtomicU64::new(0),
+        split: Mutex::new(Vec::new()),
         abort: AtomicBool::new(false),
         progress,
         opts: &opts,
@@ -261,7 +273,12 @@ pub fn ingest_inputs(
         dataset,
         run_id,
     };
-    let threads = opts.threads.clamp(1, files.len().max(1));
+    // A thread per input at most, unless an input is large enough to be split.
+    let threads = if files.iter().any(|f| f.size >= opts.split_bytes) {
+        opts.threads.max(1)
+    } else {
+        opts.threads.clamp(1, files.len().max(1))
+    };
     let fatal: Mutex<Option<IngestError>> = Mutex::new(None);
     let results: Vec<WorkerResult> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -326,9 +343,10 @@ struct Segment {
     quarantine: QuarantineWriter,
     /// Files of inputs too large to hold in memory, written apart.
     extra: Vec<PendingFile>,
-    /// Inputs read, with the hours their records went to in `writer`; one written apart
-    /// already names its own files in `parts`.
-    sources: Vec<(SourceEntry, Vec<HourBucket>)>,
+    /// Inputs read, with the hours their records went to in `writer` and whether its bad
+    /// lines went to `quarantine`; files of its own (written apart, or by helpers) it
+    /// already names in `parts`.
+    sources: Vec<(SourceEntry, Staged)>,
     text_bytes: u64,
 }
 
@@ -376,16 +394,15 @@ impl Segment {
         let sources = self
             .sources
             .into_iter()
-            .map(|(mut s, buckets)| {
-                if s.parts.is_empty() {
-                    s.parts = files
+            .map(|(mut s, staged)| {
+                s.parts.extend(
+                    files
                         .iter()
-                        .filter(|f| buckets.contains(&f.bucket))
-                        .map(|f| f.dest.display().to_string())
-                        .collect();
-                    if s.bad_lines > 0 {
-                        s.parts.extend(quarantine_dest.clone());
-                    }
+                        .filter(|f| staged.buckets.contains(&f.bucket))
+                        .map(|f| f.dest.display().to_string()),
+                );
+                if staged.bad_lines {
+                    s.parts.extend(quarantine_dest.clone());
                 }
                 s
             })
@@ -417,20 +434,31 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
             segment.abort();
             return Ok(WorkerResult::default());
         }
-        let i = shared.next.fetch_add(1, Ordering::Relaxed) as usize;
-        let Some(file) = shared.files.get(i) else {
+        apart += 1;
+        let name = format!("{}-w{w}-f{apart:05}", shared.run_id);
+        let Some((file, split)) = claim(shared, &name) else {
             break;
         };
-        apart += 1;
-        let mut stage = Stage::new(shared, format!("{}-w{w}-f{apart:05}", shared.run_id));
-        if !file
-            .path
-            .to_str()
-            .is_some_and(|p| p.starts_with("cloudwatch://"))
+        let split = OpenSplit { shared, split };
+        let mut stage = Stage::new(shared, name);
+        stage.range = time_range(file);
+        // An input large enough to split is larger than what is held: its records go to
+        // files of its own from the start.
+        if split.split.is_some()
+            && let Err(e) = stage.write_apart()
         {
-            stage.range = file.range;
+            segment.abort();
+            return Err(e);
         }
-        let outcome = match read_file(shared, file, &mut stage, &mut result) {
+        let read = read_file(
+            shared,
+            file,
+            split.split.as_deref(),
+            &mut stage,
+            &mut result,
+        );
+        drop(split);
+        let outcome = match read {
             Ok(o) => o,
             Err(e) => {
                 stage.abort();
@@ -454,7 +482,7 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
                 error: error.clone(),
             });
         }
-        let (written_apart, buckets) = match stage.finish_into(&mut segment) {
+        let (written_apart, staged) = match stage.finish_into(&mut segment) {
             Ok(apart) => apart,
             Err(e) => {
                 segment.abort();
@@ -486,7 +514,7 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
                 .filter(|f| f.dest.extension().is_some_and(|e| e == "jsonl"))
                 .map(|f| f.dest.display().to_string()),
         );
-        segment.sources.push((entry, buckets));
+        segment.sources.push((entry, staged));
         segment.extra.extend(written_apart);
         if segment.text_bytes >= shared.opts.commit_every {
             let next = Segment::new(shared, &segment_name())?;
@@ -504,7 +532,77 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
     } else {
         segment.commit(shared, &mut result.summary)?;
     }
+    // No input is left to claim: help decode the large ones other workers are still reading.
+    while !shared.abort.load(Ordering::Relaxed) {
+        let next = {
+            let open = shared.lock_split();
+            open.iter()
+                .filter_map(|s| Some((s.helpers()?, s)))
+                .min_by_key(|(helpers, _)| *helpers)
+                .map(|(_, s)| s.clone())
+        };
+        match next {
+            Some(s) if s.attach() => s.help(shared, w),
+            Some(_) => {}
+            None => break,
+        }
+    }
     Ok(result)
+}
+
+/// A large input open for helpers while its worker reads it; closed for them and forgotten
+/// however the reading ends, so that no helper waits on it forever.
+struct OpenSplit<'s, 'a> {
+    shared: &'s Shared<'a>,
+    split: Option<Arc<SplitInput>>,
+}
+
+impl Drop for OpenSplit<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(split) = self.split.take() {
+            split.close_unused();
+            self.shared.lock_split().retain(|s| !Arc::ptr_eq(s, &split));
+        }
+    }
+}
+
+impl Shared<'_> {
+    fn lock_split(&self) -> std::sync::MutexGuard<'_, Vec<Arc<SplitInput>>> {
+        self.split.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Claims the next input; one of [`IngestOptions::split_bytes`] or more is opened for
+/// helpers at once, so that a worker that finds nothing left to claim finds it.
+fn claim<'a>(
+    shared: &'a Shared<'_>,
+    name: &str,
+) -> Option<(&'a InputFile, Option<Arc<SplitInput>>)> {
+    let mut open = shared.lock_split();
+    let i = shared.next.fetch_add(1, Ordering::Relaxed) as usize;
+    let file = shared.files.get(i)?;
+    let split = (file.size >= shared.opts.split_bytes).then(|| {
+        let source = file.path.display().to_string();
+        let split = Arc::new(SplitInput::new(
+            name.to_string(),
+            source.as_str().into(),
+            origin(shared.opts, &source),
+            time_range(file),
+        ));
+        open.push(split.clone());
+        split
+    });
+    Some((file, split))
+}
+
+/// The time range a local file's records are kept in (CloudWatch inputs' ranges are read
+/// from the service, not filtered here).
+fn time_range(file: &InputFile) -> Option<(i64, i64)> {
+    let cloudwatch = file
+        .path
+        .to_str()
+        .is_some_and(|p| p.starts_with("cloudwatch://"));
+    if cloudwatch { None } else { file.range }
 }
 
 /// One input's records and bad lines, held until it has been read to its end.
@@ -519,6 +617,16 @@ struct Stage<'a> {
     bad: Vec<(Arc<str>, u64, String, Vec<u8>)>,
     bytes: usize,
     apart: Option<(DatasetWriter, QuarantineWriter)>,
+    /// Files the input's helpers wrote.
+    helped: Vec<PendingFile>,
+}
+
+/// Where an input's records went in its worker's segment.
+struct Staged {
+    /// The hours of the segment's files that hold its records.
+    buckets: Vec<HourBucket>,
+    /// Whether its bad lines are in the segment's quarantine file.
+    bad_lines: bool,
 }
 
 impl<'a> Stage<'a> {
@@ -532,6 +640,7 @@ impl<'a> Stage<'a> {
             bad: Vec::new(),
             bytes: 0,
             apart: None,
+            helped: Vec::new(),
         }
     }
 
@@ -582,6 +691,11 @@ impl<'a> Stage<'a> {
         if self.bytes < self.shared.opts.stage_bytes {
             return Ok(());
         }
+        self.write_apart()
+    }
+
+    /// From now on, the input's records go to files of its own.
+    fn write_apart(&mut self) -> Result<(), IngestError> {
         let root = self.shared.dataset.staging();
         let mut w = DatasetWriter::new(root, self.shared.run_id, self.name.clone())?;
         let mut q = QuarantineWriter::new(root, self.shared.run_id, &self.name);
@@ -596,18 +710,34 @@ impl<'a> Stage<'a> {
         Ok(())
     }
 
-    /// Hands the records to the segment. Returns the input's own files when it has them (an
-    /// input too large to hold), or else the hours of the segment's files its records went to.
+    /// Hands the records to the segment. Returns the input's own files (those of an input
+    /// too large to hold, and its helpers'), and where in the segment the rest went.
     fn finish_into(
-        self,
+        mut self,
         segment: &mut Segment,
-    ) -> Result<(Vec<PendingFile>, Vec<HourBucket>), IngestError> {
-        if let Some((w, q)) = self.apart {
-            let mut files = w.finish()?;
-            if let Some(q) = q.finish()? {
-                files.push(q);
+    ) -> Result<(Vec<PendingFile>, Staged), IngestError> {
+        let own = std::mem::take(&mut self.helped);
+        match self.hand_to(segment) {
+            Ok((files, staged)) => Ok((own.into_iter().chain(files).collect(), staged)),
+            Err(e) => {
+                for f in own {
+                    let _ = std::fs::remove_file(f.tmp);
+                }
+                Err(e)
             }
-            return Ok((files, Vec::new()));
+        }
+    }
+
+    /// The records to the segment, or the files written apart closed.
+    fn hand_to(self, segment: &mut Segment) -> Result<(Vec<PendingFile>, Staged), IngestError> {
+        if let Some((w, q)) = self.apart {
+            let mut own = w.finish()?;
+            own.extend(q.finish()?);
+            let staged = Staged {
+                buckets: Vec::new(),
+                bad_lines: false,
+            };
+            return Ok((own, staged));
         }
         // One hour after another: the segment's writer writes out a file's row group when it
         // turns to another file, so interleaved hours would make many small row groups.
@@ -620,17 +750,15 @@ impl<'a> Stage<'a> {
                 buckets.push(bucket);
             }
         }
+        let bad_lines = !self.bad.is_empty();
         for (source, line, error, text) in self.bad {
             segment.quarantine.push(&source, line, &error, &text)?;
         }
-        Ok((Vec::new(), buckets))
+        Ok((Vec::new(), Staged { buckets, bad_lines }))
     }
 
-    fn abort(self) {
-        if let Some((w, q)) = self.apart {
-            w.abort();
-            q.abort();
-        }
+    fn abort(mut self) {
+        self.discard();
     }
 
     /// Drops everything held so far: nothing of the input lands.
@@ -638,6 +766,9 @@ impl<'a> Stage<'a> {
         if let Some((w, q)) = self.apart.take() {
             w.abort();
             q.abort();
+        }
+        for f in self.helped.drain(..) {
+            let _ = std::fs::remove_file(f.tmp);
         }
         self.batches.clear();
         self.bad.clear();
@@ -706,6 +837,7 @@ impl<R: Read> Read for Counting<'_, R> {
 fn read_file(
     shared: &Shared<'_>,
     file: &InputFile,
+    split: Option<&SplitInput>,
     stage: &mut Stage<'_>,
     result: &mut WorkerResult,
 ) -> Result<Outcome, IngestError> {
@@ -732,6 +864,10 @@ fn read_file(
     let mut buffered = BufReader::with_capacity(256 * 1024, &mut counting);
     let head = buffered.fill_buf().map(|b| b.to_vec()).unwrap_or_default();
     if head.starts_with(b"PAR1") {
+        // Decoded whole, here: helpers waiting for its text move on.
+        if let Some(split) = split {
+            split.close_unused();
+        }
         // Parquet needs the file's footer first, so the object is held in memory.
         let mut data = Vec::with_capacity(file.size as usize);
         let read = buffered.read_to_end(&mut data).map(|_| data);
@@ -778,7 +914,10 @@ fn read_file(
             last: 0,
         }
     };
-    let mut decoder = shared.decoder.build_decoder(source.clone(), flow_log_id);
+    let mut lines = Lines::new(
+        shared.decoder.build_decoder(source.clone(), flow_log_id),
+        split,
+    );
     let sink_error: RefCell<Option<IngestError>> = RefCell::new(None);
     let samples = &mut result.summary.bad_line_samples;
     let mut emit = |e: DecodeEvent<'_>| {
@@ -858,9 +997,7 @@ fn read_file(
                 Some(i) => {
                     carry.extend_from_slice(&block[..=i]);
                     block = &block[i + 1..];
-                    let used = decoder
-                        .decode(&carry, false, &mut emit)
-                        .map_err(decode_err)?;
+                    let used = lines.decode(&carry, false, &mut emit).map_err(decode_err)?;
                     carry.drain(..used);
                     if !carry.is_empty() {
                         // Not all parsed (cannot happen with whole lines): keep the order.
@@ -875,22 +1012,30 @@ fn read_file(
             }
         }
         if !block.is_empty() {
-            let used = decoder
-                .decode(block, false, &mut emit)
-                .map_err(decode_err)?;
+            let used = lines.decode(block, false, &mut emit).map_err(decode_err)?;
             carry.extend_from_slice(&block[used..]);
         }
         if carry.len() > MAX_LINE {
-            decoder.reject_line(&carry[..4096], "line longer than 1 MiB", &mut emit);
+            lines
+                .reject_line(&carry[..4096], "line longer than 1 MiB", &mut emit)
+                .map_err(decode_err)?;
             carry.clear();
             skipping_long_line = true;
         }
-        if sink_error.borrow().is_some() || shared.abort.load(Ordering::Relaxed) {
+        if sink_error.borrow().is_some() || shared.abort.load(Ordering::Relaxed) || lines.failed() {
             break;
         }
     }
     // The text's buffers go before the records are written (the writer's peak).
     drop(text);
+    // A helper's error (a strict bad line, a full disk) is the input's, after the reader's
+    // own; the files of helpers go unless the input lands (dropping `helped` deletes what
+    // was not taken).
+    let helped = lines.close_helpers();
+    if let Some(e) = sink_error.borrow_mut().take() {
+        return Err(e);
+    }
+    let mut helped = helped?;
     if let Some(e) = counting.failed.take() {
         // The source broke off (network fault): nothing of this input lands.
         if strict {
@@ -901,20 +1046,25 @@ fn read_file(
         return Ok(outcome);
     }
     if read_error.is_none() {
-        decoder
-            .decode(&carry, true, &mut emit)
-            .map_err(decode_err)?;
+        lines.decode(&carry, true, &mut emit).map_err(decode_err)?;
     } else if !carry.is_empty() {
-        decoder.reject_line(
-            &carry,
-            "incomplete line at the point the input was cut",
-            &mut emit,
-        );
+        lines
+            .reject_line(
+                &carry,
+                "incomplete line at the point the input was cut",
+                &mut emit,
+            )
+            .map_err(decode_err)?;
     }
-    decoder.finish(&mut emit).map_err(decode_err)?;
+    lines.decoder().finish(&mut emit).map_err(decode_err)?;
     if let Some(e) = sink_error.into_inner() {
         return Err(e);
     }
+    stage.helped = std::mem::take(&mut helped.files);
+    let decoder = lines.decoder();
+    let records = decoder.records() + helped.records;
+    let bad_lines = decoder.bad_lines() + helped.bad_lines;
+    let line_count = lines.lines();
     outcome.input_bytes = counting.count;
     if let Some(e) = read_error
         .as_ref()
@@ -925,9 +1075,8 @@ fn read_file(
         stage.discard();
         let msg = describe_read_error(e, true);
         let msg = format!(
-            "{msg} after line {}, in a gzip member too large to hold until its checksum: \
-             nothing of this input landed",
-            decoder.lines()
+            "{msg} after line {line_count}, in a gzip member too large to hold until its \
+             checksum: nothing of this input landed"
         );
         if strict {
             return Err(strict_err(&msg));
@@ -935,28 +1084,31 @@ fn read_file(
         outcome.content_error = Some(msg);
         return Ok(outcome);
     }
-    outcome.records = decoder.records() - stage.out_of_range;
-    outcome.bad_lines = decoder.bad_lines();
-    result.summary.out_of_range += stage.out_of_range;
+    let out_of_range = stage.out_of_range + helped.out_of_range;
+    outcome.records = records - out_of_range;
+    outcome.bad_lines = bad_lines;
+    result.summary.out_of_range += out_of_range;
+    result.summary.bad_line_samples.append(&mut helped.samples);
     shared
         .progress
         .records
         .fetch_add(outcome.records, Ordering::Relaxed);
     result
         .unknown
-        .extend(decoder.unknown_fields().iter().cloned());
+        .extend(lines.decoder().unknown_fields().iter().cloned());
+    result.unknown.append(&mut helped.unknown);
     if let Some(e) = read_error {
         let msg = describe_read_error(&e, is_gzip);
         if strict {
-            return Err(strict_err(&format!("{msg} after line {}", decoder.lines())));
+            return Err(strict_err(&format!("{msg} after line {line_count}")));
         }
-        outcome.content_error = Some(format!("{msg} after line {}", decoder.lines()));
-    } else if decoder.lines() == 0 {
+        outcome.content_error = Some(format!("{msg} after line {line_count}"));
+    } else if line_count == 0 {
         result
             .summary
             .warnings
             .push(format!("{source}: empty file"));
-    } else if decoder.records() == 0 && decoder.bad_lines() == 0 {
+    } else if records == 0 && bad_lines == 0 {
         result
             .summary
             .warnings

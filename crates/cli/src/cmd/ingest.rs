@@ -70,6 +70,11 @@ pub struct Args {
     /// (default 64 MiB; for tests).
     #[arg(long, value_name = "SIZE", hide = true, value_parser = parse_usize_size)]
     stage_bytes: Option<usize>,
+    /// Inputs of at least SIZE as stored (default 32MiB) are decoded by every worker that has
+    /// no input of its own left, beside the one reading them: a single large object or
+    /// export uses all the threads.
+    #[arg(long, value_name = "SIZE", value_parser = super::parse_size)]
+    split_bytes: Option<u64>,
 }
 
 fn parse_usize_size(s: &str) -> Result<usize, String> {
@@ -97,6 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         reprocess: args.reprocess,
         commit_every: args.commit_every,
         stage_bytes: args.stage_bytes,
+        split_bytes: args.split_bytes,
         rollups: args.rollup,
         shard: None,
         inventory: args.inventory,

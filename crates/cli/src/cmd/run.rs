@@ -280,6 +280,7 @@ fn load(path: &Path, reprocess: bool) -> anyhow::Result<(JobSpec, LogConfig)> {
         reprocess,
         commit_every,
         stage_bytes: None,
+        split_bytes: None,
         rollups: config.rollups,
         shard: None,
         inventory: config.inventory.map(|p| resolve(base, &p)),
