@@ -26,6 +26,11 @@ pub enum DecodeEvent<'a> {
     },
 }
 
+/// Hours a decoder builds batches for at once. An object AWS delivers holds records of one
+/// or two hours; an input that holds many (a long export, objects concatenated) is read in
+/// time order, so an hour that makes way is usually done.
+const MAX_OPEN_HOURS: usize = 3;
+
 /// Builds a [`FlowDecoder`].
 #[derive(Debug, Clone)]
 pub struct FlowDecoderBuilder {
@@ -74,7 +79,8 @@ pub struct FlowDecoder {
     batch_size: usize,
     source: Arc<str>,
     flow_log_id: Option<Arc<str>>,
-    builders: Vec<(HourBucket, FlowBatchBuilder)>,
+    /// A batch being built per hour, with the record count at its last row.
+    builders: Vec<(HourBucket, FlowBatchBuilder, u64)>,
     line: u64,
     records: u64,
     bad_lines: u64,
@@ -130,22 +136,26 @@ impl FlowDecoder {
                         _ => None,
                     });
                 let bucket = hour_bucket(start);
-                let idx = match self.builders.iter().position(|(b, _)| *b == bucket) {
+                let idx = match self.builders.iter().position(|(b, ..)| *b == bucket) {
                     Some(i) => i,
                     None => {
+                        if self.builders.len() >= MAX_OPEN_HOURS {
+                            self.emit_least_recent(emit)?;
+                        }
                         let b = FlowBatchBuilder::new(
                             self.parser.layout(),
                             self.source.clone(),
                             self.flow_log_id.clone(),
                             self.batch_size.min(8192),
                         );
-                        self.builders.push((bucket, b));
+                        self.builders.push((bucket, b, 0));
                         self.builders.len() - 1
                     }
                 };
-                let builder = &mut self.builders[idx].1;
-                builder.append(values, self.line);
                 self.records += 1;
+                let (_, builder, last) = &mut self.builders[idx];
+                *last = self.records;
+                builder.append(values, self.line);
                 if builder.len() >= self.batch_size
                     && let Some(batch) = builder.finish()?
                 {
@@ -198,8 +208,29 @@ impl FlowDecoder {
         self.parser.layout()
     }
 
+    /// Emits the batch of the hour that had a record last longest ago: a long input that
+    /// moves through the hours holds a few hours' rows, not a partial batch of every hour.
+    fn emit_least_recent(
+        &mut self,
+        emit: &mut dyn FnMut(DecodeEvent<'_>),
+    ) -> Result<(), ArrowError> {
+        let oldest = self
+            .builders
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (.., last))| *last)
+            .map(|(i, _)| i);
+        if let Some(i) = oldest {
+            let (bucket, mut b, _) = self.builders.swap_remove(i);
+            if let Some(batch) = b.finish()? {
+                emit(DecodeEvent::Batch(bucket, batch));
+            }
+        }
+        Ok(())
+    }
+
     fn flush(&mut self, emit: &mut dyn FnMut(DecodeEvent<'_>)) -> Result<(), ArrowError> {
-        for (bucket, mut b) in self.builders.drain(..) {
+        for (bucket, mut b, _) in self.builders.drain(..) {
             if let Some(batch) = b.finish()? {
                 emit(DecodeEvent::Batch(bucket, batch));
             }
@@ -460,5 +491,38 @@ garbage here
                 "blocks of {step} lines"
             );
         }
+    }
+
+    #[test]
+    fn an_input_that_moves_through_the_hours_holds_a_few_of_them() {
+        let row = |hour: i64, n: i64| {
+            format!(
+                "2 1 eni-a 10.0.0.1 10.0.0.2 {n} 2 6 3 100 {} 60 ACCEPT OK\n",
+                hour * 3600 + n
+            )
+        };
+        let mut d = FlowDecoderBuilder::new(Layout::default_v2()).build_decoder("mem".into(), None);
+        let emitted: std::cell::RefCell<Vec<(i64, usize)>> = Default::default();
+        let mut emit = |e: DecodeEvent<'_>| {
+            if let DecodeEvent::Batch(b, batch) = e {
+                emitted.borrow_mut().push((b.unwrap().0, batch.num_rows()));
+            }
+        };
+        // Hours 1 to 6, ten records each, then a late record of hour 2.
+        for hour in 1..=6 {
+            let text: String = (0..10).map(|n| row(hour, n)).collect();
+            d.decode(text.as_bytes(), false, &mut emit).unwrap();
+        }
+        d.decode(row(2, 10).as_bytes(), false, &mut emit).unwrap();
+        let before_finish = emitted.borrow().len();
+        d.finish(&mut emit).unwrap();
+        let emitted = emitted.into_inner();
+        // Each new hour past the third sent the oldest one's batch on; hour 2's late record
+        // made a batch of its own.
+        assert_eq!(before_finish, 4);
+        assert_eq!(emitted[..4], [(1, 10), (2, 10), (3, 10), (4, 10)]);
+        let mut rest = emitted[4..].to_vec();
+        rest.sort();
+        assert_eq!(rest, [(2, 1), (5, 10), (6, 10)]);
     }
 }
