@@ -801,20 +801,43 @@ fn a_holder_paused_past_its_lease_stops_and_commits_nothing() {
         c.env("VPCFLOW_S3_LOCK_LEASE_SECONDS", "3");
         c
     };
+    // Stop it as soon as it holds the lock, past its lease. The watcher is ready (boto3
+    // imported, which takes a while) before the run starts: started after it, it could miss
+    // a run that ends first, and wait forever.
+    let ready = d.join("watcher-ready");
+    let pid_file = d.join("holder-pid");
+    let mut watcher = moto.spawn_python(&format!(
+        "import time, signal\n\
+         open('{ready}', 'w').close()\n\
+         deadline = time.time() + 120\n\
+         while not os.path.exists('{pid}') and time.time() < deadline: time.sleep(0.01)\n\
+         pid = int(open('{pid}').read())\n\
+         while True:\n    \
+             try:\n        s3.head_object(Bucket='lake', Key='paused/_manifest/LOCK'); break\n    \
+             except Exception:\n        \
+                 if time.time() > deadline: raise SystemExit('the run never held the lock')\n        \
+                 time.sleep(0.01)\n\
+         os.kill(pid, signal.SIGSTOP)\n",
+        ready = ready.display(),
+        pid = pid_file.display(),
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !ready.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let a = run()
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Stop it as soon as it holds the lock, past its lease.
-    moto.python(&format!(
-        "import time, signal\n\
-         while True:\n    \
-             try:\n        s3.head_object(Bucket='lake', Key='paused/_manifest/LOCK'); break\n    \
-             except Exception: time.sleep(0.01)\n\
-         os.kill({}, signal.SIGSTOP)\n",
-        a.id()
-    ));
+    let tmp = d.join("holder-pid.tmp");
+    std::fs::write(&tmp, a.id().to_string()).unwrap();
+    std::fs::rename(&tmp, &pid_file).unwrap();
+    assert!(watcher.wait().unwrap().success(), "the watcher failed");
     std::thread::sleep(std::time::Duration::from_secs(5));
     let b = run().output().unwrap();
     assert_eq!(b.status.code(), Some(0), "{}", stderr(&b));

@@ -189,11 +189,23 @@ impl Moto {
 
     /// Runs Python with boto3 pointed at this endpoint; `s3` is a client in scope.
     pub fn python(&self, code: &str) -> String {
-        let prelude = format!(
+        run_python(&format!("{}{code}", self.prelude()))
+    }
+
+    /// As [`Moto::python`], in the background.
+    #[allow(dead_code)] // each test binary compiles util; not all of them call this
+    pub fn spawn_python(&self, code: &str) -> std::process::Child {
+        Command::new(python())
+            .args(["-c", &format!("{}{code}", self.prelude())])
+            .spawn()
+            .unwrap()
+    }
+
+    fn prelude(&self) -> String {
+        format!(
             "import boto3, gzip, io, os\ns3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n",
             self.endpoint
-        );
-        run_python(&format!("{prelude}{code}"))
+        )
     }
 
     /// `vpcflow ingest --json ARGS...` with this endpoint's environment: exit code, summary,
