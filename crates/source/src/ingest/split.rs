@@ -373,7 +373,7 @@ struct Split<'a> {
     layout: Arc<Layout>,
     /// Whether any block went to a helper (until then the decoder alone keeps count).
     handed: bool,
-    /// What the helpers made, once they are done.
+    /// The helpers were stopped and waited for (by `close_helpers`).
     closed: bool,
 }
 
