@@ -645,16 +645,8 @@ impl<'a> Stage<'a> {
     }
 
     fn batch(&mut self, bucket: HourBucket, batch: RecordBatch) -> Result<(), IngestError> {
-        let batch = match self.range {
-            Some((from, to)) => {
-                let kept = in_range(&batch, from, to)?;
-                self.out_of_range += (batch.num_rows() - kept.num_rows()) as u64;
-                if kept.num_rows() == 0 {
-                    return Ok(());
-                }
-                kept
-            }
-            None => batch,
+        let Some(batch) = kept_in_range(batch, self.range, &mut self.out_of_range)? else {
+            return Ok(());
         };
         if let Some((w, _)) = self.apart.as_mut() {
             return Ok(w.write(bucket, &batch)?);
@@ -774,6 +766,21 @@ impl<'a> Stage<'a> {
         self.bad.clear();
         self.bytes = 0;
     }
+}
+
+/// With a time range, the rows of `batch` in it, the others counted in `out_of_range`;
+/// `None` when no row is left.
+fn kept_in_range(
+    batch: RecordBatch,
+    range: Option<(i64, i64)>,
+    out_of_range: &mut u64,
+) -> Result<Option<RecordBatch>, IngestError> {
+    let Some((from, to)) = range else {
+        return Ok(Some(batch));
+    };
+    let kept = in_range(&batch, from, to)?;
+    *out_of_range += (batch.num_rows() - kept.num_rows()) as u64;
+    Ok((kept.num_rows() > 0).then_some(kept))
 }
 
 /// The rows of `batch` whose `start` is in `[from, to)` (rows without `start` are left out).

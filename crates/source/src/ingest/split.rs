@@ -10,7 +10,7 @@
 //!
 //! [`IngestOptions::split_bytes`]: super::IngestOptions::split_bytes
 
-use super::{IngestError, MAX_SAMPLES, Shared, in_range};
+use super::{IngestError, MAX_SAMPLES, Shared, kept_in_range};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -349,12 +349,7 @@ impl SplitInput {
                 .map_err(|e| IngestError::Arrow(format!("{}: {e}", self.source)))?,
             None => batch,
         };
-        let Some((from, to)) = self.range else {
-            return Ok(Some(batch));
-        };
-        let kept = in_range(&batch, from, to)?;
-        helped.out_of_range += (batch.num_rows() - kept.num_rows()) as u64;
-        Ok((kept.num_rows() > 0).then_some(kept))
+        kept_in_range(batch, self.range, &mut helped.out_of_range)
     }
 }
 
