@@ -2,10 +2,13 @@
 
 use crate::dictionary::{DictionaryColumn, dictionary_type, repeated};
 use crate::schema::flow_schema;
+use arrow::array::builder::NullBufferBuilder;
 use arrow::array::{
-    ArrayRef, Int32Builder, Int64Builder, MapBuilder, StringBuilder, new_null_array,
+    ArrayRef, ArrowPrimitiveType, Int64Builder, MapBuilder, PrimitiveArray, StringBuilder,
+    new_null_array,
 };
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::buffer::ScalarBuffer;
+use arrow::datatypes::{Int32Type, Int64Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::sync::Arc;
@@ -16,8 +19,8 @@ use vpcflow_format::{FIELDS, FieldKind, Layout, Slot, Value};
 const ADDRESSES: [&str; 4] = ["srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"];
 
 enum Column {
-    Int32(Int32Builder),
-    Int64(Int64Builder),
+    Int32(Ints<Int32Type>),
+    Int64(Ints<Int64Type>),
     Utf8(StringBuilder),
     Dictionary(DictionaryColumn),
     Unknown(usize),
@@ -62,8 +65,8 @@ impl FlowBatchBuilder {
                 Slot::Known(i) => {
                     field_slot[*i] = Some(pos);
                     match FIELDS[*i].kind {
-                        FieldKind::Int32 => Column::Int32(Int32Builder::with_capacity(capacity)),
-                        FieldKind::Int64 => Column::Int64(Int64Builder::with_capacity(capacity)),
+                        FieldKind::Int32 => Column::Int32(Ints::with_capacity(capacity)),
+                        FieldKind::Int64 => Column::Int64(Ints::with_capacity(capacity)),
                         FieldKind::Utf8 if ADDRESSES.contains(&FIELDS[*i].name) => {
                             Column::Utf8(StringBuilder::with_capacity(capacity, capacity * 12))
                         }
@@ -196,6 +199,41 @@ impl FlowBatchBuilder {
         columns.push(repeated(&self.source, rows));
         columns.push(Arc::new(self.lines.finish()));
         RecordBatch::try_new(schema, columns).map(Some)
+    }
+}
+
+/// An integer column being built: arrow's `PrimitiveBuilder` without the call per value
+/// (its `append_value` was not inlined into [`FlowBatchBuilder::append`]).
+struct Ints<T: ArrowPrimitiveType> {
+    values: Vec<T::Native>,
+    nulls: NullBufferBuilder,
+}
+
+impl<T: ArrowPrimitiveType> Ints<T> {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            values: Vec::with_capacity(capacity),
+            nulls: NullBufferBuilder::new(capacity),
+        }
+    }
+
+    #[inline]
+    fn append_value(&mut self, v: T::Native) {
+        self.values.push(v);
+        self.nulls.append_non_null();
+    }
+
+    #[inline]
+    fn append_null(&mut self) {
+        self.values.push(T::Native::default());
+        self.nulls.append_null();
+    }
+
+    /// The rows appended since the last call; the column starts again empty.
+    fn finish(&mut self) -> PrimitiveArray<T> {
+        let rows = self.values.len();
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(rows));
+        PrimitiveArray::new(ScalarBuffer::from(values), self.nulls.finish())
     }
 }
 

@@ -7,7 +7,7 @@ use arrow::record_batch::RecordBatch;
 use memchr::memchr;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use vpcflow_format::{Layout, LineError, RecordParser, Value, fields};
+use vpcflow_format::{Layout, LineError, RecordParser, Value};
 
 /// What the decoder hands back while it reads.
 #[derive(Debug)]
@@ -127,15 +127,7 @@ impl FlowDecoder {
         }
         match self.parser.parse(line, values) {
             Ok(()) => {
-                let start = self
-                    .parser
-                    .layout()
-                    .position(fields::START)
-                    .and_then(|p| match values[p] {
-                        Value::Int(v) => Some(v),
-                        _ => None,
-                    });
-                let bucket = hour_bucket(start);
+                let bucket = hour_bucket(self.parser.start(values));
                 let idx = match self.builders.iter().position(|(b, ..)| *b == bucket) {
                     Some(i) => i,
                     None => {

@@ -53,7 +53,7 @@ impl DictionaryColumn {
     pub(crate) fn append_value(&mut self, v: &str) {
         let v = v.as_bytes();
         let key = match self.prev {
-            Some(k) if entry(&self.bytes, &self.offsets, k) == v => k,
+            Some(k) if same_bytes(entry(&self.bytes, &self.offsets, k), v) => k,
             _ => self.intern(v),
         };
         self.prev = Some(key);
@@ -71,7 +71,10 @@ impl DictionaryColumn {
     fn intern(&mut self, v: &[u8]) -> i32 {
         let hash = self.hasher.hash_one(v);
         let (bytes, offsets) = (&self.bytes, &self.offsets);
-        if let Some(&k) = self.table.find(hash, |&k| entry(bytes, offsets, k) == v) {
+        if let Some(&k) = self
+            .table
+            .find(hash, |&k| same_bytes(entry(bytes, offsets, k), v))
+        {
             return k;
         }
         let k = (self.offsets.len() - 1) as i32;
@@ -113,6 +116,49 @@ impl DictionaryColumn {
 fn entry<'a>(bytes: &'a [u8], offsets: &[i32], k: i32) -> &'a [u8] {
     let k = k as usize;
     &bytes[offsets[k] as usize..offsets[k + 1] as usize]
+}
+
+/// Whether `a` and `b` hold the same bytes.
+///
+/// Flow-log values are short (an address, an interface ID, `ACCEPT`): for them, comparing
+/// two 8-byte words at a time inline costs less than the call to `memcmp` that `==` makes,
+/// which was a tenth of the ingest's CPU. Longer values go to `==`.
+#[inline]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0 => true,
+        1..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        // Two words that overlap where the length is not a multiple of the word.
+        4..8 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        17..=32 => {
+            word8(a, 0) == word8(b, 0)
+                && word8(a, 8) == word8(b, 8)
+                && word8(a, n - 16) == word8(b, n - 16)
+                && word8(a, n - 8) == word8(b, n - 8)
+        }
+        _ => a == b,
+    }
+}
+
+/// The four bytes of `s` from `at` (callers keep `at + 4` within `s`).
+#[inline(always)]
+fn word4(s: &[u8], at: usize) -> u32 {
+    s.get(at..)
+        .and_then(|s| s.first_chunk::<4>())
+        .map_or(0, |w| u32::from_le_bytes(*w))
+}
+
+/// The eight bytes of `s` from `at` (callers keep `at + 8` within `s`).
+#[inline(always)]
+fn word8(s: &[u8], at: usize) -> u64 {
+    s.get(at..)
+        .and_then(|s| s.first_chunk::<8>())
+        .map_or(0, |w| u64::from_le_bytes(*w))
 }
 
 /// `value` on each of `rows` rows: a dictionary of one value.
@@ -191,6 +237,23 @@ mod tests {
                 .zip(values.iter().chain(values.iter().rev()))
                 .all(|(a, b)| a.as_deref() == Some(b.as_str()))
         );
+    }
+
+    #[test]
+    fn same_bytes_agrees_with_eq_at_every_length_and_difference() {
+        // Every length to 40, each pair differing at one position (or not at all).
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(same_bytes(&a, &a.clone()), "equal at length {n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x80;
+                assert!(!same_bytes(&a, &b), "length {n}, differing at {at}");
+            }
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(!same_bytes(&a, &longer), "lengths {n} and {}", n + 1);
+        }
     }
 
     #[test]

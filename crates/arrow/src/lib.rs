@@ -33,6 +33,7 @@ mod schema;
 
 pub use builder::FlowBatchBuilder;
 pub use decoder::{DecodeEvent, FlowDecoder, FlowDecoderBuilder, skim};
+pub use dictionary::same_bytes;
 pub use hour::{Hour, HourBucket, UNKNOWN_PARTITION, hour_bucket, partition_dir};
 pub use schema::{
     FLOW_LOG_ID, PARTITION_COLUMNS, SOURCE, SOURCE_LINE, UNKNOWN_FIELDS, data_type, fill_region,

@@ -104,10 +104,28 @@ fn field_max(name: &str) -> Option<u64> {
 pub struct RecordParser {
     layout: Layout,
     plan: Vec<SlotPlan>,
+    /// The slot of `start`, if the layout has it.
+    start: Option<usize>,
 }
 
 fn token(input: &[u8]) -> IResult<&[u8], &[u8]> {
     preceded(space0, take_till1(|c| c == b' ' || c == b'\t')).parse(input)
+}
+
+/// An unsigned decimal number, as nom's `u64` reads it. nom checks every digit's multiply
+/// and add for overflow, a chain of dependent checks that was a tenth of the parse; no
+/// number of 19 digits or fewer can overflow a `u64`, so those are read without the checks,
+/// and only longer ones go to nom.
+fn decimal(input: &[u8]) -> IResult<&[u8], u64> {
+    let digits = input.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 {
+        return dec_u64(input);
+    }
+    let (number, rest) = input.split_at(digits);
+    let n = number.iter().fold(0u64, |n, &d| {
+        n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
+    });
+    Ok((rest, n))
 }
 
 fn shorten(bytes: &[u8]) -> String {
@@ -140,12 +158,27 @@ impl RecordParser {
                 },
             })
             .collect();
-        Self { layout, plan }
+        let start = layout.position(START);
+        Self {
+            layout,
+            plan,
+            start,
+        }
     }
 
     /// The layout this parser reads.
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// The `start` of a record as [`parse`](Self::parse) left it in `values` (in seconds),
+    /// if the layout has the field and the record a value.
+    #[inline]
+    pub fn start(&self, values: &[Value<'_>]) -> Option<i64> {
+        match values.get(self.start?)? {
+            Value::Int(v) => Some(*v),
+            _ => None,
+        }
     }
 
     /// Parses one line (without its line terminator; a trailing `\r` is ignored) into `out`,
@@ -221,7 +254,7 @@ impl RecordParser {
                 position: position + 1,
             }),
             kind => {
-                let parsed: IResult<&[u8], u64> = all_consuming(dec_u64).parse(tok);
+                let parsed: IResult<&[u8], u64> = all_consuming(decimal).parse(tok);
                 let Ok((_, n)) = parsed else {
                     return Err(LineError::NotInteger {
                         field: plan.name,
@@ -368,6 +401,31 @@ mod tests {
     }
 
     #[test]
+    fn decimals_read_as_nom_reads_them() {
+        for text in [
+            "0",
+            "7",
+            "0042",
+            "65535",
+            "1418530010",
+            "9223372036854775807",
+            "9999999999999999999",
+            "18446744073709551615",
+            "18446744073709551616",
+            "123456789012345678901",
+            "12a",
+            "a12",
+            "",
+            "-1",
+        ] {
+            let ours = decimal(text.as_bytes()).ok();
+            let noms = dec_u64::<_, nom::error::Error<&[u8]>>(text.as_bytes()).ok();
+            assert_eq!(ours, noms, "{text:?}");
+        }
+        assert_eq!(decimal(b"1418530010 rest"), Ok((&b" rest"[..], 1418530010)));
+    }
+
+    #[test]
     fn milliseconds_become_seconds() {
         let v = parse_default(
             "2 123456789010 eni-4b118871 - - - - - - - 1512564058000 1512564059000 - SKIPDATA",
@@ -375,6 +433,10 @@ mod tests {
         .unwrap();
         assert_eq!(v[10], Value::Int(1512564058));
         assert_eq!(v[11], Value::Int(1512564059));
+        assert_eq!(
+            RecordParser::new(Layout::default_v2()).start(&v),
+            Some(1512564058)
+        );
     }
 
     #[test]
