@@ -123,12 +123,8 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("parquet");
     g.throughput(Throughput::Elements(records));
     g.sample_size(20);
-    // The dataset writer's settings for a file: those of `writer_properties`, with Snappy for
-    // the columns the file's first batch leaves empty.
-    let props = vpcflow_dataset::writer::empty_columns_in_snappy(
-        vpcflow_dataset::writer::writer_properties(),
-        &batches[0],
-    );
+    // The dataset writer's settings for a file.
+    let props = vpcflow_dataset::writer::writer_properties();
     g.bench_function("encode (zstd 1, dictionary, page statistics)", |b| {
         b.iter(|| {
             let mut out = Vec::with_capacity(8 << 20);

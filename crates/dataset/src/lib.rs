@@ -13,8 +13,10 @@
 //!   `object_store` for a dataset in S3 with the SDK's credentials.
 #![deny(missing_docs)]
 
+mod ints;
 pub mod layout;
 pub mod manifest;
+mod pages;
 pub mod parquet_file;
 pub mod read;
 pub mod s3_store;

@@ -1,9 +1,11 @@
 //! One Parquet file of the dataset: parquet's Arrow column writers for every column but the
-//! flat string columns, which [`crate::strings`] encodes.
+//! flat string and integer columns, which [`crate::strings`] and [`crate::ints`] encode.
 
-use crate::strings::{PageCompressor, StringColumn, handles};
+use crate::ints::IntColumn;
+use crate::pages::PageCompressor;
+use crate::strings::StringColumn;
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Int32Type, SchemaRef};
+use arrow::datatypes::{DataType, Int32Type, Int64Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
@@ -19,18 +21,21 @@ use std::sync::Arc;
 enum Plan {
     /// By the string encoder of this index, into leaf `leaf`.
     Strings { encoder: usize, leaf: usize },
+    /// By the integer encoder of this index, into leaf `leaf`.
+    Ints { encoder: usize, leaf: usize },
     /// By parquet's writers of leaves `first..first + count`.
     Arrow { first: usize, count: usize },
 }
 
 /// Writes record batches of one schema into a Parquet file, like parquet's `ArrowWriter` with
-/// the same properties, but for the string columns' encoding.
+/// the same properties, but for the string and integer columns' encoding.
 pub struct FlowFileWriter<W: Write + Send> {
     writer: SerializedFileWriter<W>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
     plan: Vec<Plan>,
     strings: Vec<StringColumn>,
+    ints: Vec<IntColumn>,
     /// parquet's writer of every leaf (in schema order) for the open row group; `None` while
     /// no row group is open. The string leaves' writers are created too, and left unused.
     arrow: Option<Vec<ArrowColumnWriter>>,
@@ -52,6 +57,7 @@ impl<W: Write + Send> FlowFileWriter<W> {
         };
         let mut plan = Vec::with_capacity(schema.fields().len());
         let mut strings = Vec::new();
+        let mut ints = Vec::new();
         let mut own = Vec::new();
         let mut leaf = 0;
         for (i, field) in schema.fields().iter().enumerate() {
@@ -59,20 +65,31 @@ impl<W: Write + Send> FlowFileWriter<W> {
                 .take_while(|&l| descr.get_column_root_idx(l) == i)
                 .count();
             let column = descr.column(leaf);
-            if count == 1 && field.data_type() == &DataType::Utf8 && handles(&column, &props) {
+            let integer = matches!(field.data_type(), DataType::Int32 | DataType::Int64);
+            if count == 1
+                && field.data_type() == &DataType::Utf8
+                && crate::strings::handles(&column, &props)
+            {
                 plan.push(Plan::Strings {
                     encoder: strings.len(),
                     leaf,
                 });
                 own.push(column.path().clone());
                 strings.push(StringColumn::new(column, &props));
+            } else if count == 1 && integer && crate::ints::handles(&column, &props) {
+                plan.push(Plan::Ints {
+                    encoder: ints.len(),
+                    leaf,
+                });
+                own.push(column.path().clone());
+                ints.push(IntColumn::new(column, &props));
             } else {
                 plan.push(Plan::Arrow { first: leaf, count });
             }
             leaf += count;
         }
-        // parquet's factory makes a writer for every leaf, the string leaves' too, which stay
-        // unused; uncompressed, they do not each make a zstd compressor and decompressor.
+        // parquet's factory makes a writer for every leaf, the leaves encoded here too, which
+        // stay unused; uncompressed, they do not each make a zstd compressor and decompressor.
         let props = own
             .into_iter()
             .fold(props.into_builder(), |b, path| {
@@ -89,6 +106,7 @@ impl<W: Write + Send> FlowFileWriter<W> {
             schema,
             plan,
             strings,
+            ints,
             arrow: None,
             zstd: PageCompressor::new(level)?,
             rows: 0,
@@ -153,6 +171,21 @@ impl<W: Write + Send> FlowFileWriter<W> {
                         encoder.write(cast.as_string::<i32>(), &mut self.zstd)?;
                     }
                 }
+                Plan::Ints { encoder, .. } => {
+                    let encoder = &mut self.ints[encoder];
+                    if let Some(a) = column.as_primitive_opt::<Int32Type>() {
+                        encoder.write(a, &mut self.zstd)?;
+                    } else if let Some(a) = column.as_primitive_opt::<Int64Type>() {
+                        encoder.write(a, &mut self.zstd)?;
+                    } else {
+                        return Err(ParquetError::General(format!(
+                            "column {} is {}, not {}",
+                            field.name(),
+                            column.data_type(),
+                            field.data_type()
+                        )));
+                    }
+                }
                 Plan::Arrow { first, count } => {
                     let leaves = compute_leaves(field, column)?;
                     if leaves.len() != count {
@@ -192,6 +225,11 @@ impl<W: Write + Send> FlowFileWriter<W> {
                     let (bytes, close) = self.strings[encoder].close(&mut self.zstd)?;
                     group.append_column(&bytes, close)?;
                 }
+                Plan::Ints { encoder, leaf } => {
+                    writers[leaf] = None;
+                    let (bytes, close) = self.ints[encoder].close(&mut self.zstd)?;
+                    group.append_column(&bytes, close)?;
+                }
                 Plan::Arrow { first, count } => {
                     for w in &mut writers[first..first + count] {
                         if let Some(w) = w.take() {
@@ -216,7 +254,7 @@ impl<W: Write + Send> FlowFileWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray};
     use arrow::compute::concat_batches;
     use arrow::datatypes::{Field, Schema};
     use bytes::Bytes;
@@ -230,7 +268,10 @@ mod tests {
     const ROWS: usize = 2000;
 
     /// Interface-like IDs in runs, with nulls; addresses that are all distinct; a constant
-    /// required column; an integer column; a map column of two leaves; an all-null column.
+    /// required column; a map column of two leaves; an all-null column. Integers: a required
+    /// column of distinct values (its dictionary gives way), a port-like column in runs with
+    /// nulls and a negative value, a bytes-like one without dictionary encoding (as the
+    /// dataset's `bytes`), and an all-null one.
     fn batch() -> RecordBatch {
         let eni: StringArray = (0..ROWS)
             .map(|i| (i % 17 != 0).then(|| format!("eni-{:03}", (i / 5) % 40)))
@@ -241,6 +282,13 @@ mod tests {
         let src: StringArray = (0..ROWS).map(|_| Some("s3://b/k-é.log.gz")).collect();
         let empty: StringArray = (0..ROWS).map(|_| None::<&str>).collect();
         let n: Int64Array = (0..ROWS as i64).collect();
+        let port: Int32Array = (0..ROWS)
+            .map(|i| (i % 13 != 0).then(|| [443, 80, -22, 8080, 0][(i / 7) % 5]))
+            .collect();
+        let bytes: Int64Array = (0..ROWS as i64)
+            .map(|i| (i % 29 != 0).then(|| (i * 7919) % 100_003 - 300))
+            .collect();
+        let absent: Int32Array = (0..ROWS).map(|_| None::<i32>).collect();
         let mut map = arrow::array::MapBuilder::new(
             None,
             arrow::array::StringBuilder::new(),
@@ -261,6 +309,9 @@ mod tests {
             Field::new("srcaddr", DataType::Utf8, true),
             Field::new("empty", DataType::Utf8, true),
             Field::new("source", DataType::Utf8, false),
+            Field::new("port", DataType::Int32, true),
+            Field::new("bytes", DataType::Int64, true),
+            Field::new("absent", DataType::Int32, true),
         ];
         let columns: Vec<ArrayRef> = vec![
             Arc::new(eni),
@@ -269,6 +320,9 @@ mod tests {
             Arc::new(addr),
             Arc::new(empty),
             Arc::new(src),
+            Arc::new(port),
+            Arc::new(bytes),
+            Arc::new(absent),
         ];
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("batch")
     }
@@ -467,6 +521,89 @@ mod tests {
         }
     }
 
+    /// What an integer column's index says of its pages (but parquet's optional level
+    /// histograms): boundary order, null counts, null pages, minima and maxima.
+    #[allow(clippy::type_complexity)]
+    fn int_index(
+        c: &ColumnIndexMetaData,
+    ) -> (
+        Option<parquet::basic::BoundaryOrder>,
+        Option<Vec<i64>>,
+        Vec<bool>,
+        Vec<Option<i64>>,
+        Vec<Option<i64>>,
+    ) {
+        let pages = (0..c.num_pages() as usize)
+            .map(|p| c.is_null_page(p))
+            .collect();
+        let (min, max) = match c {
+            ColumnIndexMetaData::INT32(i) => (
+                i.min_values_iter()
+                    .map(|v| v.map(|v| i64::from(*v)))
+                    .collect(),
+                i.max_values_iter()
+                    .map(|v| v.map(|v| i64::from(*v)))
+                    .collect(),
+            ),
+            ColumnIndexMetaData::INT64(i) => (
+                i.min_values_iter().map(|v| v.copied()).collect(),
+                i.max_values_iter().map(|v| v.copied()).collect(),
+            ),
+            other => panic!("not an integer column's index: {other:?}"),
+        };
+        (
+            c.get_boundary_order(),
+            c.null_counts().cloned(),
+            pages,
+            min,
+            max,
+        )
+    }
+
+    #[test]
+    fn integer_columns_have_parquets_page_index() {
+        let batch = batch();
+        let (_, ours) = read(&write_ours(&batch));
+        let (_, theirs) = read(&write_parquets(&batch));
+        let (Some(a), Some(b)) = (ours.column_index(), theirs.column_index()) else {
+            panic!("no column index");
+        };
+        let (Some(ao), Some(bo)) = (ours.offset_index(), theirs.offset_index()) else {
+            panic!("no offset index");
+        };
+        for g in 0..ours.num_row_groups() {
+            // n, port, bytes and absent.
+            for leaf in [3, 7, 8, 9] {
+                assert_eq!(
+                    int_index(&a[g][leaf]),
+                    int_index(&b[g][leaf]),
+                    "leaf {leaf} of group {g}"
+                );
+                let rows = |o: &parquet::file::page_index::offset_index::OffsetIndexMetaData| {
+                    o.page_locations
+                        .iter()
+                        .map(|p| p.first_row_index)
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(rows(&ao[g][leaf]), rows(&bo[g][leaf]), "leaf {leaf}");
+                let (x, y) = (
+                    ours.row_group(g).column(leaf),
+                    theirs.row_group(g).column(leaf),
+                );
+                assert_eq!(x.encodings_mask(), y.encodings_mask(), "leaf {leaf}");
+                assert_eq!(x.compression(), y.compression(), "leaf {leaf}");
+            }
+        }
+        // The index compared is real: the ports of the first page (rows 0-99) are 443, 80,
+        // -22, 8080 and 0, with rows 0, 13, ..., 91 null.
+        let ColumnIndexMetaData::INT32(port) = &a[0][7] else {
+            panic!("port's index: {:?}", a[0][7]);
+        };
+        assert_eq!(port.min_value(0), Some(&-22));
+        assert_eq!(port.max_value(0), Some(&8080));
+        assert_eq!(port.null_count(0), Some(8));
+    }
+
     #[test]
     fn a_dictionary_past_its_limit_gives_way_to_plain_pages() {
         let batch = batch();
@@ -479,8 +616,20 @@ mod tests {
                 .page_encoding_stats_mask()
                 .expect("page encoding statistics")
         };
-        let addr = data_pages(3);
+        let addr = data_pages(4);
         assert!(addr.is_set(Encoding::RLE_DICTIONARY) && addr.is_set(Encoding::PLAIN));
+        // So does the integer column of distinct values; the five ports fit.
+        let n = data_pages(3);
+        assert!(n.is_set(Encoding::RLE_DICTIONARY) && n.is_set(Encoding::PLAIN));
+        assert!(data_pages(7).is_only(Encoding::RLE_DICTIONARY));
+        // Without dictionary encoding, no dictionary page.
+        assert!(data_pages(8).is_only(Encoding::PLAIN));
+        assert!(
+            meta.row_groups()[0]
+                .column(8)
+                .dictionary_page_offset()
+                .is_none()
+        );
         // 40 interface IDs fit the dictionary: every data page indexes it.
         assert!(data_pages(0).is_only(Encoding::RLE_DICTIONARY));
         assert!(

@@ -49,23 +49,6 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
     }
 }
 
-/// `props`, with Snappy for the columns `first` (a file's first batch) leaves empty. Any one
-/// log format fills few of the ~70 columns, and each column's zstd compressor and
-/// decompressor hold about 400 KB while its file is open (parquet creates both per column):
-/// for the empty ones that was most of a worker's memory. Their pages are a few bytes of
-/// null flags; should a later batch of another format fill one, Snappy still compresses it.
-/// The string columns are the exception: their pages share one zstd context per file
-/// (crates/dataset/src/strings.rs), which ignores this setting.
-pub fn empty_columns_in_snappy(props: WriterProperties, first: &RecordBatch) -> WriterProperties {
-    let mut b = props.into_builder();
-    for (field, column) in first.schema().fields().iter().zip(first.columns()) {
-        if !field.data_type().is_nested() && column.null_count() == column.len() {
-            b = b.set_column_compression(field.name().as_str().into(), Compression::SNAPPY);
-        }
-    }
-    b.build()
-}
-
 /// Parquet settings of the dataset: zstd, dictionary encoding, page statistics (but for the
 /// four address columns).
 pub fn writer_properties() -> WriterProperties {
@@ -174,7 +157,7 @@ impl DatasetWriter {
         self.clock += 1;
         let idx = match self.open.iter().position(|f| f.bucket == bucket) {
             Some(i) => i,
-            None => self.open_file(bucket, batch)?,
+            None => self.open_file(bucket)?,
         };
         // Only the file being written holds encoders: another file's row group is written
         // out when the writer turns away from it. An open row group holds every column's
@@ -208,11 +191,7 @@ impl DatasetWriter {
         Ok(())
     }
 
-    fn open_file(
-        &mut self,
-        bucket: HourBucket,
-        first: &RecordBatch,
-    ) -> Result<usize, DatasetError> {
+    fn open_file(&mut self, bucket: HourBucket) -> Result<usize, DatasetError> {
         if self.open.len() >= self.max_open
             && let Some((lru, _)) = self
                 .open
@@ -228,13 +207,13 @@ impl DatasetWriter {
         let tmp = self.tmp_dir.join(format!("{name}.tmp"));
         let dest = Path::new(&partition_dir(bucket)).join(name);
         let file = File::create(&tmp).map_err(io_err(&tmp))?;
-        let props = empty_columns_in_snappy(self.props.clone(), first);
-        let writer = FlowFileWriter::try_new(file, flow_schema(), props).map_err(|source| {
-            DatasetError::Parquet {
-                path: tmp.clone(),
-                source,
-            }
-        })?;
+        let writer =
+            FlowFileWriter::try_new(file, flow_schema(), self.props.clone()).map_err(|source| {
+                DatasetError::Parquet {
+                    path: tmp.clone(),
+                    source,
+                }
+            })?;
         self.open.push(OpenFile {
             bucket,
             tmp,
@@ -515,13 +494,12 @@ mod tests {
     }
 
     #[test]
-    fn statistics_on_every_column_but_the_addresses_and_snappy_for_empty_non_string_ones() {
+    fn statistics_on_every_column_but_the_addresses_and_zstd_for_every_column() {
         let text = "2 123456789012 eni-1 10.0.0.9 10.0.0.10 443 50000 6 3 120 1700000000 1700000060 ACCEPT OK\n\
                     2 123456789012 eni-2 10.0.0.10 10.0.0.9 50000 443 6 5 900 1700000030 1700000090 REJECT OK\n";
         let batches: Vec<_> = decode(text).into_iter().map(|(_, b)| b).collect();
         let mut out = Vec::new();
-        let props = empty_columns_in_snappy(writer_properties(), &batches[0]);
-        let mut w = FlowFileWriter::try_new(&mut out, flow_schema(), props).unwrap();
+        let mut w = FlowFileWriter::try_new(&mut out, flow_schema(), writer_properties()).unwrap();
         w.write(&batches[0]).unwrap();
         w.into_inner().unwrap();
         let meta = parquet::file::metadata::ParquetMetaDataReader::new()
@@ -535,14 +513,24 @@ mod tests {
                 .unwrap()
         };
         let codec = |name: &str| chunk(name).compression();
-        // The default format's columns are zstd; the other columns it leaves empty, Snappy,
-        // but for the string columns, whose pages share one zstd context.
-        assert!(matches!(codec("srcaddr"), Compression::ZSTD(_)));
-        assert!(matches!(codec("start"), Compression::ZSTD(_)));
-        assert!(matches!(codec("source"), Compression::ZSTD(_)));
-        assert!(matches!(codec("vpc_id"), Compression::ZSTD(_)));
-        assert_eq!(codec("tcp_flags"), Compression::SNAPPY);
-        assert_eq!(codec("traffic_path"), Compression::SNAPPY);
+        // Every column is zstd, those the default format leaves empty too: the string and
+        // integer columns' pages share one zstd context per file, so an empty column costs
+        // no compressor of its own.
+        for name in [
+            "srcaddr",
+            "start",
+            "source",
+            "vpc_id",
+            "tcp_flags",
+            "traffic_path",
+        ] {
+            assert!(matches!(codec(name), Compression::ZSTD(_)), "{name}");
+        }
+        assert!(
+            columns
+                .iter()
+                .all(|c| matches!(c.compression(), Compression::ZSTD(_)))
+        );
         let stats = |name: &str| chunk(name).statistics().cloned();
         assert!(stats("srcaddr").is_none());
         assert!(stats("pkt_dstaddr").is_none());
