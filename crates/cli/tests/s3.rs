@@ -778,6 +778,8 @@ fn a_lock_cut_mid_read_counts_as_held() {
 
 /// A holder paused past its lease, whose lock another run has taken over meanwhile, stops
 /// with an error at its next commit and commits nothing; the dataset holds every record once.
+/// Paused before it read the manifest, it finds nothing left to do once it resumes, and still
+/// fails at its merge rather than ending as a success.
 #[test]
 fn a_holder_paused_past_its_lease_stops_and_commits_nothing() {
     let moto = Moto::start();

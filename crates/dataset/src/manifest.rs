@@ -812,7 +812,13 @@ impl Dataset {
 
     /// Merges the commits into `manifest.json` and deletes them. With `rollups_done`, the
     /// rollups are up to date for every hour; otherwise the hours are kept as pending.
+    ///
+    /// The lock is proven first, even with nothing to merge: a run that lost it (paused past
+    /// its lease while another run took over) never rewrites `manifest.json`, and never ends
+    /// as a success, even when it read the other run's state after the takeover and found
+    /// nothing left to do.
     pub fn merge(&self, rollups_done: bool) -> Result<(), ManifestError> {
+        self.lock.confirm()?;
         let mut inner = self.inner();
         let pending_to_clear = rollups_done && !inner.state.rollup_pending.is_empty();
         if inner.unmerged.is_empty() && !pending_to_clear {
@@ -1068,6 +1074,44 @@ mod tests {
         let ds = Dataset::open(dir.path(), "run-b").unwrap();
         let held: Vec<String> = ds.inner().state.sources.keys().cloned().collect();
         assert_eq!(held, ["/logs/a.log"]);
+    }
+
+    #[test]
+    fn a_run_that_lost_its_lock_neither_merges_nor_ends_well_with_nothing_to_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let open = |run: &str| {
+            let store = Fenced {
+                inner: LocalStore::new(dir.path()).unwrap(),
+                lost: lost.clone(),
+            };
+            Dataset::open_store(Box::new(store), run).unwrap()
+        };
+        let ds = open("run-a");
+        ds.commit_files("run-a", &[], vec![source("/logs/a.log")])
+            .unwrap();
+        lost.store(true, std::sync::atomic::Ordering::Relaxed);
+        let err = ds.merge(false).unwrap_err();
+        assert!(
+            matches!(err, ManifestError::Store(StoreError::LockLost { .. })),
+            "{err}"
+        );
+        drop(ds);
+        assert!(
+            !dir.path().join("_manifest").join(MANIFEST_FILE).exists(),
+            "the commit stays unmerged"
+        );
+        // Nothing to merge: the run still learns that it lost the lock.
+        lost.store(false, std::sync::atomic::Ordering::Relaxed);
+        let ds = open("run-b");
+        ds.merge(false).unwrap();
+        assert!(dir.path().join("_manifest").join(MANIFEST_FILE).exists());
+        lost.store(true, std::sync::atomic::Ordering::Relaxed);
+        let err = ds.merge(false).unwrap_err();
+        assert!(
+            matches!(err, ManifestError::Store(StoreError::LockLost { .. })),
+            "{err}"
+        );
     }
 
     #[test]
