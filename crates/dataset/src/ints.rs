@@ -280,12 +280,7 @@ impl IntColumn {
             &mut self.column_index,
             ColumnIndexBuilder::new(self.descr.physical_type()),
         );
-        column_index.set_boundary_order(match (self.ascending, self.descending) {
-            // Pages all of one value (or all null) are ascending, as parquet has it.
-            (true, _) => BoundaryOrder::ASCENDING,
-            (false, true) => BoundaryOrder::DESCENDING,
-            (false, false) => BoundaryOrder::UNORDERED,
-        });
+        column_index.set_boundary_order(boundary_order(self.ascending, self.descending));
         (self.last_page, self.ascending, self.descending) = (None, true, true);
         let (min, max, nulls) = (
             self.chunk_min.take(),
@@ -344,5 +339,16 @@ impl IntDictionary {
     fn clear(&mut self) {
         self.table.clear();
         self.values.clear();
+    }
+}
+
+/// A column index's boundary order, from whether the pages' minima and maxima never fell
+/// (`ascending`) or never rose (`descending`). Pages all of one value (or all null) are
+/// ascending, as parquet has it.
+pub(crate) fn boundary_order(ascending: bool, descending: bool) -> BoundaryOrder {
+    match (ascending, descending) {
+        (true, _) => BoundaryOrder::ASCENDING,
+        (false, true) => BoundaryOrder::DESCENDING,
+        (false, false) => BoundaryOrder::UNORDERED,
     }
 }

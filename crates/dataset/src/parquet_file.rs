@@ -289,6 +289,9 @@ mod tests {
             .map(|i| (i % 29 != 0).then(|| (i * 7919) % 100_003 - 300))
             .collect();
         let absent: Int32Array = (0..ROWS).map(|_| None::<i32>).collect();
+        let falling: StringArray = (0..ROWS)
+            .map(|i| (i % 11 != 0).then(|| format!("host-{:05}", ROWS - i)))
+            .collect();
         let mut map = arrow::array::MapBuilder::new(
             None,
             arrow::array::StringBuilder::new(),
@@ -312,6 +315,7 @@ mod tests {
             Field::new("port", DataType::Int32, true),
             Field::new("bytes", DataType::Int64, true),
             Field::new("absent", DataType::Int32, true),
+            Field::new("falling", DataType::Utf8, true),
         ];
         let columns: Vec<ArrayRef> = vec![
             Arc::new(eni),
@@ -323,6 +327,7 @@ mod tests {
             Arc::new(port),
             Arc::new(bytes),
             Arc::new(absent),
+            Arc::new(falling),
         ];
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("batch")
     }
@@ -558,6 +563,39 @@ mod tests {
             min,
             max,
         )
+    }
+
+    #[test]
+    fn string_columns_have_parquets_boundary_order() {
+        let batch = batch();
+        let (_, ours) = read(&write_ours(&batch));
+        let (_, theirs) = read(&write_parquets(&batch));
+        let (Some(a), Some(b)) = (ours.column_index(), theirs.column_index()) else {
+            panic!("no column index");
+        };
+        let order = |c: &ColumnIndexMetaData| c.get_boundary_order();
+        for g in 0..ours.num_row_groups() {
+            // interface_id, empty, source and falling.
+            for leaf in [0, 5, 6, 10] {
+                assert_eq!(
+                    order(&a[g][leaf]),
+                    order(&b[g][leaf]),
+                    "leaf {leaf} of group {g}"
+                );
+            }
+        }
+        // The orders compared are each kind: the interface IDs' pages go up and down, the
+        // source is one value, the all-null column has no values, and `falling` falls.
+        use parquet::basic::BoundaryOrder::{ASCENDING, DESCENDING, UNORDERED};
+        assert_eq!(
+            [0, 5, 6, 10].map(|leaf| order(&a[0][leaf])),
+            [
+                Some(UNORDERED),
+                Some(ASCENDING),
+                Some(ASCENDING),
+                Some(DESCENDING)
+            ]
+        );
     }
 
     #[test]

@@ -64,6 +64,12 @@ pub(crate) struct StringColumn {
     chunk_min: Option<Vec<u8>>,
     chunk_max: Option<Vec<u8>>,
     chunk_nulls: u64,
+    /// The chunk's last page with values (its minimum and maximum), and whether the pages'
+    /// minima and maxima so far never fall (`ascending`) or never rise (`descending`): the
+    /// column index's boundary order, as parquet works it out.
+    last_page: Option<(Vec<u8>, Vec<u8>)>,
+    ascending: bool,
+    descending: bool,
 }
 
 /// Whether the encoder of this module writes column `descr` under `props`: a flat, optional or
@@ -103,6 +109,9 @@ impl StringColumn {
             chunk_min: None,
             chunk_max: None,
             chunk_nulls: 0,
+            last_page: None,
+            ascending: true,
+            descending: true,
             descr,
         }
     }
@@ -310,6 +319,11 @@ impl StringColumn {
                     if self.chunk_max.as_ref().is_none_or(|m| max > *m) {
                         self.chunk_max = Some(max.clone());
                     }
+                    if let Some((last_min, last_max)) = &self.last_page {
+                        self.ascending &= *last_min <= min && *last_max <= max;
+                        self.descending &= *last_min >= min && *last_max >= max;
+                    }
+                    self.last_page = Some((min.clone(), max.clone()));
                     (min, max)
                 }
                 _ => (Vec::new(), Vec::new()),
@@ -342,10 +356,13 @@ impl StringColumn {
         });
         let dictionary = plain.as_deref().map(|p| (p, self.dict.len() as u32));
         let written = self.pages.write(&self.descr, dictionary, zstd)?;
-        let column_index = std::mem::replace(
+        let mut column_index = std::mem::replace(
             &mut self.column_index,
             ColumnIndexBuilder::new(PhysicalType::BYTE_ARRAY),
         );
+        column_index
+            .set_boundary_order(crate::ints::boundary_order(self.ascending, self.descending));
+        (self.last_page, self.ascending, self.descending) = (None, true, true);
         let statistics = ValueStatistics::<ByteArray>::new(
             self.chunk_min.take().map(ByteArray::from),
             self.chunk_max.take().map(ByteArray::from),
