@@ -441,7 +441,11 @@ fn worker(shared: &Shared<'_>, w: usize) -> Result<WorkerResult, IngestError> {
         };
         let split = OpenSplit { shared, split };
         let mut stage = Stage::new(shared, name);
-        stage.range = time_range(file);
+        // A split input's range was worked out when it was claimed.
+        stage.range = split
+            .split
+            .as_ref()
+            .map_or_else(|| time_range(file), |s| s.range());
         // An input large enough to split is larger than what is held: its records go to
         // files of its own from the start.
         if split.split.is_some()
@@ -849,7 +853,7 @@ fn read_file(
     result: &mut WorkerResult,
 ) -> Result<Outcome, IngestError> {
     let source: Arc<str> = file.path.display().to_string().into();
-    let (flow_log_id, region) = origin(shared.opts, &source);
+    let (flow_log_id, region) = split.map_or_else(|| origin(shared.opts, &source), |s| s.origin());
     result.summary.files += 1;
     let strict = shared.opts.strict;
     let strict_err = |msg: &str| IngestError::Strict(format!("{source}: {msg}"));

@@ -105,6 +105,16 @@ impl SplitInput {
         }
     }
 
+    /// The flow log and region of the input's records, as the claim worked them out.
+    pub(super) fn origin(&self) -> (Option<Arc<str>>, Option<Arc<str>>) {
+        (self.flow_log_id.clone(), self.region.clone())
+    }
+
+    /// The time range the input's records are kept in.
+    pub(super) fn range(&self) -> Option<(i64, i64)> {
+        self.range
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A helper that panicked leaves consistent counts behind: every change is one step.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
