@@ -5,7 +5,8 @@
 -- the query below reads four times: per report row, per source (ports, then hosts) and per
 -- report row with a reject reason. Summing the records into (source, destination, port,
 -- protocol, ENI, reason) groups first, as this report once did, costs a second aggregation
--- of ~640k groups that are nearly as many as the records (0.2 s of 1.9 on 4.5M records).
+-- of ~640k groups that are nearly as many as the records (0.2 s of 1.9 on 4.5M records:
+-- 638,226 groups of 658,083 rejected records).
 CREATE OR REPLACE TABLE rejected_records AS
 SELECT COALESCE(pkt_srcaddr, srcaddr) AS src_ip,
        COALESCE(pkt_dstaddr, dstaddr) AS dst_ip,
