@@ -565,11 +565,19 @@ mod tests {
         )
     }
 
-    #[test]
-    fn string_columns_have_parquets_boundary_order() {
+    /// The test batch's file as written here and by parquet's `ArrowWriter`: their
+    /// metadata, both with their page index.
+    fn both_files() -> (Arc<ParquetMetaData>, Arc<ParquetMetaData>) {
         let batch = batch();
         let (_, ours) = read(&write_ours(&batch));
         let (_, theirs) = read(&write_parquets(&batch));
+        assert!(ours.column_index().is_some() && theirs.column_index().is_some());
+        (ours, theirs)
+    }
+
+    #[test]
+    fn string_columns_have_parquets_boundary_order() {
+        let (ours, theirs) = both_files();
         let (Some(a), Some(b)) = (ours.column_index(), theirs.column_index()) else {
             panic!("no column index");
         };
@@ -600,9 +608,7 @@ mod tests {
 
     #[test]
     fn integer_columns_have_parquets_page_index() {
-        let batch = batch();
-        let (_, ours) = read(&write_ours(&batch));
-        let (_, theirs) = read(&write_parquets(&batch));
+        let (ours, theirs) = both_files();
         let (Some(a), Some(b)) = (ours.column_index(), theirs.column_index()) else {
             panic!("no column index");
         };
