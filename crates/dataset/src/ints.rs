@@ -13,13 +13,13 @@
 //! a column without dictionary encoding or once the dictionary passes the writer's
 //! dictionary page limit), the chunk's statistics, and its column and offset index.
 
-use crate::pages::{ChunkPages, Levels, PageBody, PageCompressor, bit_width, for_runs};
+use crate::pages::{ChunkPages, Levels, PageBody, PageCompressor, PageOrder, bit_width, for_runs};
 use arrow::array::{Array, PrimitiveArray};
 use arrow::datatypes::ArrowPrimitiveType;
 use bytes::Bytes;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
-use parquet::basic::{BoundaryOrder, Encoding, Type as PhysicalType};
+use parquet::basic::{Encoding, Type as PhysicalType};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::ColumnIndexBuilder;
@@ -75,12 +75,8 @@ pub(crate) struct IntColumn {
     chunk_min: Option<i64>,
     chunk_max: Option<i64>,
     chunk_nulls: u64,
-    /// The minimum and maximum of the chunk's last page with values, and whether the pages'
-    /// minima and maxima so far never fall (`ascending`) or never rise (`descending`): the
-    /// column index's boundary order, as parquet works it out.
-    last_page: Option<(i64, i64)>,
-    ascending: bool,
-    descending: bool,
+    /// The column index's boundary order.
+    order: PageOrder<i64>,
 }
 
 impl IntColumn {
@@ -112,9 +108,7 @@ impl IntColumn {
             chunk_min: None,
             chunk_max: None,
             chunk_nulls: 0,
-            last_page: None,
-            ascending: true,
-            descending: true,
+            order: PageOrder::default(),
             descr,
         }
     }
@@ -241,11 +235,7 @@ impl IntColumn {
                 (Some(min), Some(max)) => {
                     self.chunk_min = Some(self.chunk_min.map_or(min, |m| m.min(min)));
                     self.chunk_max = Some(self.chunk_max.map_or(max, |m| m.max(max)));
-                    if let Some((last_min, last_max)) = self.last_page {
-                        self.ascending &= last_min <= min && last_max <= max;
-                        self.descending &= last_min >= min && last_max >= max;
-                    }
-                    self.last_page = Some((min, max));
+                    self.order.page(min, max);
                     (self.bytes(min), self.bytes(max))
                 }
                 _ => (Vec::new(), Vec::new()),
@@ -280,8 +270,7 @@ impl IntColumn {
             &mut self.column_index,
             ColumnIndexBuilder::new(self.descr.physical_type()),
         );
-        column_index.set_boundary_order(boundary_order(self.ascending, self.descending));
-        (self.last_page, self.ascending, self.descending) = (None, true, true);
+        column_index.set_boundary_order(self.order.take());
         let (min, max, nulls) = (
             self.chunk_min.take(),
             self.chunk_max.take(),
@@ -339,16 +328,5 @@ impl IntDictionary {
     fn clear(&mut self) {
         self.table.clear();
         self.values.clear();
-    }
-}
-
-/// A column index's boundary order, from whether the pages' minima and maxima never fell
-/// (`ascending`) or never rose (`descending`). Pages all of one value (or all null) are
-/// ascending, as parquet has it.
-pub(crate) fn boundary_order(ascending: bool, descending: bool) -> BoundaryOrder {
-    match (ascending, descending) {
-        (true, _) => BoundaryOrder::ASCENDING,
-        (false, true) => BoundaryOrder::DESCENDING,
-        (false, false) => BoundaryOrder::UNORDERED,
     }
 }

@@ -488,6 +488,50 @@ pub(crate) fn rle_hybrid<T: Copy + PartialEq + Into<u32>>(
     }
 }
 
+/// The column index's boundary order of a chunk, worked out as parquet's writer does, from
+/// each page's minimum and maximum in turn: ascending while they never fall, descending
+/// while they never rise. Pages all of one value (or all null) are ascending, as parquet has
+/// it.
+#[derive(Debug)]
+pub(crate) struct PageOrder<T> {
+    last: Option<(T, T)>,
+    ascending: bool,
+    descending: bool,
+}
+
+impl<T> Default for PageOrder<T> {
+    fn default() -> Self {
+        Self {
+            last: None,
+            ascending: true,
+            descending: true,
+        }
+    }
+}
+
+impl<T: PartialOrd> PageOrder<T> {
+    /// Takes the next page with values.
+    pub(crate) fn page(&mut self, min: T, max: T) {
+        if let Some((last_min, last_max)) = &self.last {
+            self.ascending &= *last_min <= min && *last_max <= max;
+            self.descending &= *last_min >= min && *last_max >= max;
+        }
+        self.last = Some((min, max));
+    }
+
+    /// The chunk's order; the next chunk starts afresh.
+    pub(crate) fn take(&mut self) -> parquet::basic::BoundaryOrder {
+        use parquet::basic::BoundaryOrder;
+        let order = match (self.ascending, self.descending) {
+            (true, _) => BoundaryOrder::ASCENDING,
+            (false, true) => BoundaryOrder::DESCENDING,
+            (false, false) => BoundaryOrder::UNORDERED,
+        };
+        *self = Self::default();
+        order
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

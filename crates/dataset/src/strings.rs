@@ -13,7 +13,7 @@
 //! chunk's statistics, and its column and offset index. When the dictionary passes the
 //! writer's dictionary page limit, the chunk's remaining pages are PLAIN, as parquet does.
 
-use crate::pages::{ChunkPages, Levels, PageBody, PageCompressor, for_runs};
+use crate::pages::{ChunkPages, Levels, PageBody, PageCompressor, PageOrder, for_runs};
 use arrow::array::{Array, DictionaryArray, StringArray};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::Int32Type;
@@ -64,12 +64,8 @@ pub(crate) struct StringColumn {
     chunk_min: Option<Vec<u8>>,
     chunk_max: Option<Vec<u8>>,
     chunk_nulls: u64,
-    /// The chunk's last page with values (its minimum and maximum), and whether the pages'
-    /// minima and maxima so far never fall (`ascending`) or never rise (`descending`): the
-    /// column index's boundary order, as parquet works it out.
-    last_page: Option<(Vec<u8>, Vec<u8>)>,
-    ascending: bool,
-    descending: bool,
+    /// The column index's boundary order.
+    order: PageOrder<Vec<u8>>,
 }
 
 /// Whether the encoder of this module writes column `descr` under `props`: a flat, optional or
@@ -109,9 +105,7 @@ impl StringColumn {
             chunk_min: None,
             chunk_max: None,
             chunk_nulls: 0,
-            last_page: None,
-            ascending: true,
-            descending: true,
+            order: PageOrder::default(),
             descr,
         }
     }
@@ -319,11 +313,7 @@ impl StringColumn {
                     if self.chunk_max.as_ref().is_none_or(|m| max > *m) {
                         self.chunk_max = Some(max.clone());
                     }
-                    if let Some((last_min, last_max)) = &self.last_page {
-                        self.ascending &= *last_min <= min && *last_max <= max;
-                        self.descending &= *last_min >= min && *last_max >= max;
-                    }
-                    self.last_page = Some((min.clone(), max.clone()));
+                    self.order.page(min.clone(), max.clone());
                     (min, max)
                 }
                 _ => (Vec::new(), Vec::new()),
@@ -360,9 +350,7 @@ impl StringColumn {
             &mut self.column_index,
             ColumnIndexBuilder::new(PhysicalType::BYTE_ARRAY),
         );
-        column_index
-            .set_boundary_order(crate::ints::boundary_order(self.ascending, self.descending));
-        (self.last_page, self.ascending, self.descending) = (None, true, true);
+        column_index.set_boundary_order(self.order.take());
         let statistics = ValueStatistics::<ByteArray>::new(
             self.chunk_min.take().map(ByteArray::from),
             self.chunk_max.take().map(ByteArray::from),
