@@ -12,7 +12,7 @@ use arrow::datatypes::{Int32Type, Int64Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::sync::Arc;
-use vpcflow_format::{FIELDS, FieldKind, Layout, Slot, Value};
+use vpcflow_format::{Block, FIELDS, FieldKind, Layout, Slot, Value};
 
 /// The address fields, built as plain strings: nearly every row has a new address, and a
 /// dictionary per batch would only add a lookup to the copy (measured: no gain).
@@ -162,6 +162,54 @@ impl FlowBatchBuilder {
         self.rows += 1;
     }
 
+    /// Appends records `rows` of `block`, a block parsed from `lines` whose first line is
+    /// line `first_line` of the stream: each column is taken in a loop of its own.
+    pub fn append_block(&mut self, lines: &[&str], block: &Block, rows: &[u32], first_line: u64) {
+        for (slot, col) in self.slots.iter_mut().enumerate() {
+            match col {
+                Column::Int32(b) => b.extend(block.int_column(slot), rows, |v| v as i32),
+                Column::Int64(b) => b.extend(block.int_column(slot), rows, |v| v),
+                Column::Utf8(b) => {
+                    for &row in rows {
+                        match block.text(lines, slot, row as usize) {
+                            Some(s) => b.append_value(s),
+                            None => b.append_null(),
+                        }
+                    }
+                }
+                Column::Dictionary(b) => {
+                    for &row in rows {
+                        match block.text(lines, slot, row as usize) {
+                            Some(s) => b.append_value(s),
+                            None => b.append_null(),
+                        }
+                    }
+                }
+                // Each row's map takes its keys and values in turn, below.
+                Column::Unknown(_) => {}
+            }
+        }
+        if let Some(m) = self.unknown.as_mut() {
+            for &row in rows {
+                for (slot, col) in self.slots.iter().enumerate() {
+                    if let Column::Unknown(i) = col {
+                        m.keys().append_value(&self.unknown_names[*i]);
+                        match block.text(lines, slot, row as usize) {
+                            Some(s) => m.values().append_value(s),
+                            None => m.values().append_null(),
+                        }
+                    }
+                }
+                let _ = m.append(true);
+            }
+        }
+        self.lines.extend(
+            rows.iter()
+                .map(|&row| Some((first_line + u64::from(row)) as i64)),
+        );
+        self.rows += rows.len();
+    }
+
     /// The schema of the batches built: the canonical one, with dictionaries of strings for
     /// the string columns the layout has, the source and the flow log ID.
     pub fn schema(&self) -> SchemaRef {
@@ -227,6 +275,27 @@ impl<T: ArrowPrimitiveType> Ints<T> {
     fn append_null(&mut self) {
         self.values.push(T::Native::default());
         self.nulls.append_null();
+    }
+
+    /// Appends `column[row]` for each of `rows`, as `T::Native` by `cast`; [`Block::NULL`]
+    /// is null.
+    #[inline]
+    fn extend(&mut self, column: &[i64], rows: &[u32], cast: impl Fn(i64) -> T::Native) {
+        let value = |row: u32| column.get(row as usize).copied().unwrap_or(Block::NULL);
+        self.values.extend(rows.iter().map(|&row| match value(row) {
+            Block::NULL => T::Native::default(),
+            v => cast(v),
+        }));
+        if rows.iter().all(|&row| value(row) != Block::NULL) {
+            self.nulls.append_n_non_nulls(rows.len());
+        } else {
+            for &row in rows {
+                match value(row) {
+                    Block::NULL => self.nulls.append_null(),
+                    _ => self.nulls.append_non_null(),
+                }
+            }
+        }
     }
 
     /// The rows appended since the last call; the column starts again empty.

@@ -7,7 +7,7 @@ use arrow::record_batch::RecordBatch;
 use memchr::memchr;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use vpcflow_format::{Layout, LineError, RecordParser, Value};
+use vpcflow_format::{Block, Layout, LineError, RecordParser, Value};
 
 /// What the decoder hands back while it reads.
 #[derive(Debug)]
@@ -30,6 +30,36 @@ pub enum DecodeEvent<'a> {
 /// or two hours; an input that holds many (a long export, objects concatenated) is read in
 /// time order, so an hour that makes way is usually done.
 const MAX_OPEN_HOURS: usize = 3;
+
+/// Record lines read together, a column at a time ([`vpcflow_format::Block`]).
+const BLOCK_LINES: usize = 128;
+
+/// The rows of a block, in order.
+const EVERY_ROW: [u32; BLOCK_LINES] = {
+    let mut rows = [0; BLOCK_LINES];
+    let mut i = 0;
+    while i < BLOCK_LINES {
+        rows[i] = i as u32;
+        i += 1;
+    }
+    rows
+};
+
+/// The lines of a block being gathered: as read, and as [`vpcflow_format::record_text`]
+/// gives them; the first is line `first_line`.
+#[derive(Default)]
+struct Lines<'a> {
+    raw: Vec<&'a [u8]>,
+    text: Vec<&'a str>,
+    first_line: u64,
+}
+
+impl Lines<'_> {
+    fn clear(&mut self) {
+        self.raw.clear();
+        self.text.clear();
+    }
+}
 
 /// Builds a [`FlowDecoder`].
 #[derive(Debug, Clone)]
@@ -59,6 +89,7 @@ impl FlowDecoderBuilder {
     pub fn build_decoder(&self, source: Arc<str>, flow_log_id: Option<Arc<str>>) -> FlowDecoder {
         FlowDecoder {
             parser: RecordParser::new(self.layout.clone()),
+            block: Block::default(),
             batch_size: self.batch_size,
             source,
             flow_log_id,
@@ -76,6 +107,8 @@ impl FlowDecoderBuilder {
 /// call [`finish`](Self::finish).
 pub struct FlowDecoder {
     parser: RecordParser,
+    /// The block of records being read ([`Self::decode_block`]).
+    block: Block,
     batch_size: usize,
     source: Arc<str>,
     flow_log_id: Option<Arc<str>>,
@@ -98,6 +131,9 @@ impl FlowDecoder {
         emit: &mut dyn FnMut(DecodeEvent<'_>),
     ) -> Result<usize, ArrowError> {
         let mut values: Vec<Value<'_>> = Vec::with_capacity(self.parser.layout().len());
+        // Record lines are gathered into blocks, read a column at a time; any other line
+        // (a header, a blank or odd one) ends the block and is read on its own.
+        let mut block = Lines::default();
         let mut pos = 0;
         while pos < data.len() {
             let (line, next) = match memchr(b'\n', &data[pos..]) {
@@ -106,10 +142,130 @@ impl FlowDecoder {
                 None => break,
             };
             pos = next;
-            self.line += 1;
-            self.decode_line(line, &mut values, emit)?;
+            match vpcflow_format::record_text(line) {
+                Some(text) => {
+                    if block.raw.is_empty() {
+                        block.first_line = self.line + 1;
+                    }
+                    block.raw.push(line);
+                    block.text.push(text);
+                    self.line += 1;
+                    if block.raw.len() == BLOCK_LINES {
+                        self.decode_block(&mut block, &mut values, emit)?;
+                    }
+                }
+                None => {
+                    self.decode_block(&mut block, &mut values, emit)?;
+                    self.line += 1;
+                    self.decode_line(line, &mut values, emit)?;
+                }
+            }
         }
+        self.decode_block(&mut block, &mut values, emit)?;
         Ok(pos)
+    }
+
+    /// Decodes the lines of `block` and empties it: at once where they are all plain
+    /// records, else one by one.
+    fn decode_block<'a>(
+        &mut self,
+        block: &mut Lines<'a>,
+        values: &mut Vec<Value<'a>>,
+        emit: &mut dyn FnMut(DecodeEvent<'_>),
+    ) -> Result<(), ArrowError> {
+        let rows = block.raw.len();
+        if rows == 0 {
+            return Ok(());
+        }
+        if !self.parser.parse_block(&block.text, &mut self.block) {
+            for (i, line) in block.raw.iter().enumerate() {
+                self.line = block.first_line + i as u64;
+                self.decode_line(line, values, emit)?;
+            }
+            block.clear();
+            return Ok(());
+        }
+        let starts = self
+            .parser
+            .start_slot()
+            .map(|slot| self.block.int_column(slot));
+        let bucket = |row: usize| {
+            hour_bucket(
+                starts
+                    .and_then(|s| s.get(row))
+                    .filter(|v| **v != Block::NULL)
+                    .copied(),
+            )
+        };
+        let first = bucket(0);
+        let records = self.records;
+        if (1..rows).all(|row| bucket(row) == first) {
+            self.append_rows(first, &EVERY_ROW[..rows], block, records, emit)?;
+        } else {
+            let mut groups: Vec<(HourBucket, Vec<u32>)> = Vec::new();
+            for row in 0..rows {
+                let b = bucket(row);
+                match groups.iter_mut().find(|(g, _)| *g == b) {
+                    Some((_, rows)) => rows.push(row as u32),
+                    None => groups.push((b, vec![row as u32])),
+                }
+            }
+            for (bucket, rows) in groups {
+                self.append_rows(bucket, &rows, block, records, emit)?;
+            }
+        }
+        self.records += rows as u64;
+        block.clear();
+        Ok(())
+    }
+
+    /// Appends `rows` of the block just parsed, whose records are in hour `bucket`, to
+    /// that hour's batches; `records` were decoded before the block.
+    fn append_rows(
+        &mut self,
+        bucket: HourBucket,
+        mut rows: &[u32],
+        block: &Lines<'_>,
+        records: u64,
+        emit: &mut dyn FnMut(DecodeEvent<'_>),
+    ) -> Result<(), ArrowError> {
+        while !rows.is_empty() {
+            let idx = self.builder_for(bucket, emit)?;
+            let (_, builder, last) = &mut self.builders[idx];
+            let (now, rest) = rows.split_at(rows.len().min(self.batch_size - builder.len()));
+            builder.append_block(&block.text, &self.block, now, block.first_line);
+            *last = records + now.last().map_or(0, |&r| u64::from(r) + 1);
+            if builder.len() >= self.batch_size
+                && let Some(batch) = builder.finish()?
+            {
+                emit(DecodeEvent::Batch(bucket, batch));
+            }
+            rows = rest;
+        }
+        Ok(())
+    }
+
+    /// The index of the batch being built for `bucket`, started if there is none (which
+    /// may finish the least recently used one).
+    fn builder_for(
+        &mut self,
+        bucket: HourBucket,
+        emit: &mut dyn FnMut(DecodeEvent<'_>),
+    ) -> Result<usize, ArrowError> {
+        if let Some(i) = self.builders.iter().position(|(b, ..)| *b == bucket) {
+            return Ok(i);
+        }
+        if self.builders.len() >= MAX_OPEN_HOURS {
+            self.emit_least_recent(emit)?;
+        }
+        let b = FlowBatchBuilder::new(
+            self.parser.layout(),
+            self.source.clone(),
+            self.flow_log_id.clone(),
+            self.batch_size.min(8192),
+        );
+        self.builders.push((bucket, b, 0));
+        Ok(self.builders.len() - 1)
     }
 
     fn decode_line<'a>(
@@ -128,22 +284,7 @@ impl FlowDecoder {
         match self.parser.parse(line, values) {
             Ok(()) => {
                 let bucket = hour_bucket(self.parser.start(values));
-                let idx = match self.builders.iter().position(|(b, ..)| *b == bucket) {
-                    Some(i) => i,
-                    None => {
-                        if self.builders.len() >= MAX_OPEN_HOURS {
-                            self.emit_least_recent(emit)?;
-                        }
-                        let b = FlowBatchBuilder::new(
-                            self.parser.layout(),
-                            self.source.clone(),
-                            self.flow_log_id.clone(),
-                            self.batch_size.min(8192),
-                        );
-                        self.builders.push((bucket, b, 0));
-                        self.builders.len() - 1
-                    }
-                };
+                let idx = self.builder_for(bucket, emit)?;
                 self.records += 1;
                 let (_, builder, last) = &mut self.builders[idx];
                 *last = self.records;
@@ -306,7 +447,7 @@ pub fn skim(data: &[u8]) -> (u64, Option<Layout>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::AsArray;
+    use arrow::array::{Array, AsArray};
     use arrow::datatypes::Int64Type;
 
     type Decoded = (Vec<(HourBucket, RecordBatch)>, Vec<(u64, String)>);
@@ -482,6 +623,156 @@ garbage here
                 expected,
                 "blocks of {step} lines"
             );
+        }
+    }
+
+    /// Lines of every kind, in the layout of `header`: records of three hours in turn, with
+    /// `-`s, milliseconds, tabs and CRLF, an unknown field, and now and then a bad, blank
+    /// or header line.
+    fn mixed_input() -> String {
+        let header = "version srcaddr dstaddr srcport dstport protocol bytes start end action az-id future-thing";
+        let mut s = format!("{header}\n");
+        for n in 0..1500u64 {
+            let start = 1_700_000_000 + (n % 3) * 3600 + n;
+            let line = match n % 97 {
+                5 => "2 10.0.0.1 - 1 2 6 x 1 2 ACCEPT use1-az1 a\n".to_string(),
+                11 => "2 10.0.0.1 10.0.0.2 70000 2 6 1 1 2 ACCEPT use1-az1 a\n".to_string(),
+                17 => "2 10.0.0.1 10.0.0.2 1 2 6 1 1 2 ACCEPT\n".to_string(),
+                23 => "\n".to_string(),
+                29 => format!("{header}\n"),
+                31 => format!(
+                    "2 10.0.0.{} - - - - - {}000 {}000 - - -\n",
+                    n % 7,
+                    start,
+                    start + 60
+                ),
+                37 => format!(
+                    "2\t10.0.1.{}  10.0.0.2\t443 {} 6 {} {start} {} REJECT use1-az2 b \r\n",
+                    n % 5,
+                    n,
+                    n * 3,
+                    start + 60
+                ),
+                41 => format!(
+                    "2 10.0.0.1 10.0.0.2 1 2 6 1 {start} {} ACCEPT use1-az1 \0\n",
+                    start + 60
+                ),
+                _ => format!(
+                    "2 10.{}.0.{} 10.0.0.{} {} 443 6 {} {start} {} ACCEPT use1-az{} t{}\n",
+                    n % 3,
+                    n % 251,
+                    n % 13,
+                    1024 + n,
+                    n * 40,
+                    start + 60,
+                    n % 2,
+                    n % 4
+                ),
+            };
+            s.push_str(&line);
+        }
+        s
+    }
+
+    #[test]
+    fn records_read_in_blocks_are_what_each_line_parses_to() {
+        let input = mixed_input();
+        let lines: Vec<&[u8]> = input.as_bytes().split(|b| *b == b'\n').collect();
+        let layout = Layout::from_header_line(lines[0]).unwrap();
+        let parser = RecordParser::new(layout.clone());
+        // What each line parses to on its own (header lines parse to nothing).
+        let mut want_rows = Vec::new();
+        let mut want_bad = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let mut values = Vec::new();
+            if line.iter().all(u8::is_ascii_whitespace) || header_layout(line).is_some() {
+                continue;
+            }
+            match parser.parse(line, &mut values) {
+                Ok(()) => want_rows.push((
+                    i as u64 + 1,
+                    values
+                        .iter()
+                        .map(|v| match v {
+                            Value::Null => None,
+                            Value::Int(n) => Some(n.to_string()),
+                            Value::Str(s) => Some(s.to_string()),
+                        })
+                        .collect::<Vec<_>>(),
+                )),
+                Err(_) => want_bad.push(i as u64 + 1),
+            }
+        }
+        assert!(want_rows.len() > 1400 && want_bad.len() >= 45);
+        for (chunk, batch_size) in [(1 << 20, 65536), (4096, 100), (333, 7)] {
+            let mut d = FlowDecoderBuilder::new(Layout::default_v2())
+                .with_batch_size(batch_size)
+                .build_decoder("mem".into(), None);
+            let (mut batches, mut bad) = (Vec::new(), Vec::new());
+            let mut emit = |e: DecodeEvent<'_>| match e {
+                DecodeEvent::Batch(b, batch) => batches.push((b, batch)),
+                DecodeEvent::BadLine { line, .. } => bad.push(line),
+            };
+            let mut pending = Vec::new();
+            for c in input.as_bytes().chunks(chunk) {
+                pending.extend_from_slice(c);
+                let n = d.decode(&pending, false, &mut emit).unwrap();
+                pending.drain(..n);
+            }
+            d.decode(&pending, true, &mut emit).unwrap();
+            d.finish(&mut emit).unwrap();
+            let mut got = Vec::new();
+            for (bucket, b) in &batches {
+                assert!(b.num_rows() <= batch_size);
+                let text = |name: &str| {
+                    let c = arrow::compute::cast(
+                        b.column_by_name(name).unwrap(),
+                        &arrow::datatypes::DataType::Utf8,
+                    )
+                    .unwrap();
+                    c.as_string::<i32>()
+                        .iter()
+                        .map(|v| v.map(str::to_string))
+                        .collect::<Vec<_>>()
+                };
+                let columns: Vec<Vec<Option<String>>> = layout
+                    .slots()
+                    .iter()
+                    .map(|slot| match slot {
+                        vpcflow_format::Slot::Known(i) => {
+                            text(&vpcflow_format::FIELDS[*i].name.replace('-', "_"))
+                        }
+                        vpcflow_format::Slot::Unknown(_) => {
+                            let m = b.column_by_name("unknown_fields").unwrap().as_map();
+                            (0..b.num_rows())
+                                .map(|r| {
+                                    let entry = m.value(r);
+                                    let values = entry.column(1).as_string::<i32>();
+                                    assert_eq!(entry.len(), 1);
+                                    values.is_valid(0).then(|| values.value(0).to_string())
+                                })
+                                .collect()
+                        }
+                    })
+                    .collect();
+                let line = b
+                    .column_by_name("source_line")
+                    .unwrap()
+                    .as_primitive::<Int64Type>();
+                let start = text("start");
+                for r in 0..b.num_rows() {
+                    let hour = start[r].as_ref().map(|s| s.parse::<i64>().unwrap() / 3600);
+                    assert_eq!(bucket.map(|h| h.0), hour);
+                    got.push((
+                        line.value(r) as u64,
+                        columns.iter().map(|c| c[r].clone()).collect::<Vec<_>>(),
+                    ));
+                }
+            }
+            got.sort();
+            assert_eq!(got, want_rows, "chunks of {chunk}, batches of {batch_size}");
+            bad.sort();
+            assert_eq!(bad, want_bad);
         }
     }
 

@@ -49,7 +49,9 @@ impl DictionaryColumn {
         }
     }
 
-    #[inline]
+    /// Appends `v`. Inlined into the loops that call it, for its comparison with the row
+    /// before; the lookup of a changed value stays a call.
+    #[inline(always)]
     pub(crate) fn append_value(&mut self, v: &str) {
         let v = v.as_bytes();
         let key = match self.prev {
@@ -68,6 +70,7 @@ impl DictionaryColumn {
     }
 
     /// The key of `v`, added if new.
+    #[inline(never)]
     fn intern(&mut self, v: &[u8]) -> i32 {
         let hash = self.hasher.hash_one(v);
         let (bytes, offsets) = (&self.bytes, &self.offsets);

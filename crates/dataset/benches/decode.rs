@@ -1,8 +1,9 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
 //! Criterion benches per ingest stage, on generated v5 text of the realistic shape: inflating
-//! the gzip object, the record parser alone, parsing plus Arrow batch building (at several
-//! batch sizes), and Parquet encoding of the batches.
+//! the gzip object, the record parser alone (a line at a time and a block at a time),
+//! parsing plus Arrow batch building (at several batch sizes), and Parquet encoding of the
+//! batches.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::io::Read;
@@ -80,6 +81,23 @@ fn benches(c: &mut Criterion) {
             for line in body.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
                 parser.parse(line, &mut values).expect("valid line");
                 n += 1;
+            }
+            assert_eq!(n, records);
+        })
+    });
+    // How the decoder reads them: blocks of record lines, a column at a time.
+    let lines: Vec<&str> = body
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| vpcflow_format::record_text(l).expect("a record line"))
+        .collect();
+    g.bench_function("records, 128 at a time (column by column)", |b| {
+        let mut block = vpcflow_format::Block::default();
+        b.iter(|| {
+            let mut n = 0u64;
+            for chunk in lines.chunks(128) {
+                assert!(parser.parse_block(chunk, &mut block));
+                n += block.rows() as u64;
             }
             assert_eq!(n, records);
         })

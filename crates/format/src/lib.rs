@@ -20,11 +20,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod block;
 pub mod fields;
 mod layout;
 mod record;
 mod scan;
 
+pub use block::{Block, record_text};
 pub use fields::{FIELDS, FieldDef, FieldKind, field_index};
 pub use layout::{FormatError, Layout, Slot};
 pub use record::{LineError, RecordParser, Value};

@@ -79,15 +79,15 @@ pub enum LineError {
 }
 
 /// `start`/`end` above this are taken as milliseconds (1e11 s is the year 5138).
-const MILLIS_THRESHOLD: i64 = 100_000_000_000;
+pub(crate) const MILLIS_THRESHOLD: i64 = 100_000_000_000;
 
 #[derive(Debug, Clone, Copy)]
-struct SlotPlan {
-    kind: FieldKind,
+pub(crate) struct SlotPlan {
+    pub(crate) kind: FieldKind,
     name: &'static str,
-    is_time: bool,
+    pub(crate) is_time: bool,
     /// The field's own limit, below its type's (ports, protocol numbers).
-    max: Option<u64>,
+    pub(crate) max: Option<u64>,
 }
 
 /// The largest valid value of a field, where it is below its type's.
@@ -103,9 +103,9 @@ fn field_max(name: &str) -> Option<u64> {
 #[derive(Debug, Clone)]
 pub struct RecordParser {
     layout: Layout,
-    plan: Vec<SlotPlan>,
+    pub(crate) plan: Vec<SlotPlan>,
     /// The slot of `start`, if the layout has it.
-    start: Option<usize>,
+    pub(crate) start: Option<usize>,
 }
 
 fn token(input: &[u8]) -> IResult<&[u8], &[u8]> {
@@ -293,7 +293,9 @@ impl RecordParser {
 
 /// The next non-empty token: returns its start and leaves `from` at its end (the separator
 /// after it, or `len`), given `separators`, the positions of the separators from `from` on.
-fn next_token(
+/// Called for every field, from two loops: a call each time would cost more than its body.
+#[inline(always)]
+pub(crate) fn next_token(
     separators: &mut impl Iterator<Item = usize>,
     from: &mut usize,
     len: usize,

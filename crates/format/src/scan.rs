@@ -44,16 +44,20 @@ impl<'a> Separators<'a> {
     #[inline]
     fn load(line: &[u8], at: usize) -> u64 {
         let rest = line.get(at..).unwrap_or_default();
-        let word = match rest.first_chunk::<8>() {
-            Some(w) => *w,
-            None => {
-                // The line's last bytes, padded with zeros (which are not separators).
+        let word = match (rest.first_chunk::<8>(), line.last_chunk::<8>()) {
+            (Some(w), _) => u64::from_le_bytes(*w),
+            (None, _) if rest.is_empty() => 0,
+            // The line's last bytes (fewer than eight): the line's last word, shifted so that
+            // they come first and zeros (which are not separators) fill the rest. A copy of
+            // a length known only at run time would be a call to `memcpy` per line.
+            (None, Some(last)) => u64::from_le_bytes(*last) >> (8 * (8 - rest.len())),
+            (None, None) => {
                 let mut w = [0u8; 8];
                 w[..rest.len()].copy_from_slice(rest);
-                w
+                u64::from_le_bytes(w)
             }
         };
-        separator_bits(u64::from_le_bytes(word))
+        separator_bits(word)
     }
 }
 
