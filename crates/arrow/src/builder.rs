@@ -4,10 +4,10 @@ use crate::dictionary::{DictionaryColumn, dictionary_type, repeated};
 use crate::schema::flow_schema;
 use arrow::array::builder::NullBufferBuilder;
 use arrow::array::{
-    ArrayRef, ArrowPrimitiveType, Int64Builder, MapBuilder, PrimitiveArray, StringBuilder,
-    new_null_array,
+    ArrayRef, ArrowPrimitiveType, Int64Builder, MapBuilder, PrimitiveArray, StringArray,
+    StringBuilder, new_null_array,
 };
-use arrow::buffer::ScalarBuffer;
+use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{Int32Type, Int64Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -21,7 +21,7 @@ const ADDRESSES: [&str; 4] = ["srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"
 enum Column {
     Int32(Ints<Int32Type>),
     Int64(Ints<Int64Type>),
-    Utf8(StringBuilder),
+    Utf8(Strings),
     Dictionary(DictionaryColumn),
     Unknown(usize),
 }
@@ -42,6 +42,8 @@ pub struct FlowBatchBuilder {
     unknown_names: Vec<Box<str>>,
     unknown: Option<MapBuilder<StringBuilder, StringBuilder>>,
     lines: Int64Builder,
+    /// Room for the validity of a block's rows in one column ([`Self::append_block`]).
+    valid: Vec<bool>,
     source: Arc<str>,
     flow_log_id: Option<Arc<str>>,
     rows: usize,
@@ -68,7 +70,7 @@ impl FlowBatchBuilder {
                         FieldKind::Int32 => Column::Int32(Ints::with_capacity(capacity)),
                         FieldKind::Int64 => Column::Int64(Ints::with_capacity(capacity)),
                         FieldKind::Utf8 if ADDRESSES.contains(&FIELDS[*i].name) => {
-                            Column::Utf8(StringBuilder::with_capacity(capacity, capacity * 12))
+                            Column::Utf8(Strings::with_capacity(capacity, capacity * 12))
                         }
                         FieldKind::Utf8 => {
                             Column::Dictionary(DictionaryColumn::with_capacity(capacity))
@@ -112,6 +114,7 @@ impl FlowBatchBuilder {
             unknown_names,
             unknown,
             lines: Int64Builder::with_capacity(capacity),
+            valid: Vec::new(),
             source,
             flow_log_id,
             rows: 0,
@@ -136,8 +139,8 @@ impl FlowBatchBuilder {
             match (col, value) {
                 (Column::Int32(b), Value::Int(v)) => b.append_value(*v as i32),
                 (Column::Int64(b), Value::Int(v)) => b.append_value(*v),
-                (Column::Utf8(b), Value::Str(s)) => b.append_value(s),
-                (Column::Dictionary(b), Value::Str(s)) => b.append_value(s),
+                (Column::Utf8(b), Value::Str(s)) => b.append_value(s.as_bytes()),
+                (Column::Dictionary(b), Value::Str(s)) => b.append_value(s.as_bytes()),
                 (Column::Int32(b), _) => b.append_null(),
                 (Column::Int64(b), _) => b.append_null(),
                 (Column::Utf8(b), _) => b.append_null(),
@@ -169,22 +172,16 @@ impl FlowBatchBuilder {
             match col {
                 Column::Int32(b) => b.extend(block.int_column(slot), rows, |v| v as i32),
                 Column::Int64(b) => b.extend(block.int_column(slot), rows, |v| v),
-                Column::Utf8(b) => {
-                    for &row in rows {
-                        match block.text(lines, slot, row as usize) {
-                            Some(s) => b.append_value(s),
-                            None => b.append_null(),
-                        }
-                    }
-                }
-                Column::Dictionary(b) => {
-                    for &row in rows {
-                        match block.text(lines, slot, row as usize) {
-                            Some(s) => b.append_value(s),
-                            None => b.append_null(),
-                        }
-                    }
-                }
+                Column::Utf8(b) => b.extend(
+                    rows.iter()
+                        .map(|&row| block.bytes(lines, slot, row as usize)),
+                    &mut self.valid,
+                ),
+                Column::Dictionary(b) => b.extend(
+                    rows.iter()
+                        .map(|&row| block.bytes(lines, slot, row as usize)),
+                    &mut self.valid,
+                ),
                 // Each row's map takes its keys and values in turn, below.
                 Column::Unknown(_) => {}
             }
@@ -194,8 +191,8 @@ impl FlowBatchBuilder {
                 for (slot, col) in self.slots.iter().enumerate() {
                     if let Column::Unknown(i) = col {
                         m.keys().append_value(&self.unknown_names[*i]);
-                        match block.text(lines, slot, row as usize) {
-                            Some(s) => m.values().append_value(s),
+                        match block.bytes(lines, slot, row as usize) {
+                            Some(s) => m.values().append_value(String::from_utf8_lossy(s)),
                             None => m.values().append_null(),
                         }
                     }
@@ -229,7 +226,7 @@ impl FlowBatchBuilder {
             let array: ArrayRef = match self.field_slot[i].map(|s| &mut self.slots[s]) {
                 Some(Column::Int32(b)) => Arc::new(b.finish()),
                 Some(Column::Int64(b)) => Arc::new(b.finish()),
-                Some(Column::Utf8(b)) => Arc::new(b.finish()),
+                Some(Column::Utf8(b)) => Arc::new(b.finish()?),
                 Some(Column::Dictionary(b)) => b.finish()?,
                 _ => nulls(&crate::schema::data_type(def.kind), rows),
             };
@@ -303,6 +300,92 @@ impl<T: ArrowPrimitiveType> Ints<T> {
         let rows = self.values.len();
         let values = std::mem::replace(&mut self.values, Vec::with_capacity(rows));
         PrimitiveArray::new(ScalarBuffer::from(values), self.nulls.finish())
+    }
+}
+
+/// A string column being built from bytes that are UTF-8: tokens of lines that were checked
+/// whole. The values are checked once more, all at once, when the batch is finished.
+struct Strings {
+    offsets: Vec<i32>,
+    bytes: Vec<u8>,
+    nulls: NullBufferBuilder,
+    /// The values passed what 32-bit offsets reach (2 GiB).
+    overflow: bool,
+}
+
+impl Strings {
+    fn with_capacity(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Self {
+            offsets,
+            bytes: Vec::with_capacity(bytes),
+            nulls: NullBufferBuilder::new(rows),
+            overflow: false,
+        }
+    }
+
+    #[inline]
+    fn push_offset(&mut self) {
+        match i32::try_from(self.bytes.len()) {
+            Ok(end) => self.offsets.push(end),
+            Err(_) => {
+                self.overflow = true;
+                self.offsets.push(i32::MAX);
+            }
+        }
+    }
+
+    #[inline]
+    fn append_value(&mut self, v: &[u8]) {
+        self.bytes.extend_from_slice(v);
+        self.push_offset();
+        self.nulls.append_non_null();
+    }
+
+    #[inline]
+    fn append_null(&mut self) {
+        self.push_offset();
+        self.nulls.append_null();
+    }
+
+    /// Appends `values` (`None` for a null), with the validity of each row set at once;
+    /// `valid` is room for it.
+    #[inline(always)]
+    fn extend<'a>(
+        &mut self,
+        values: impl Iterator<Item = Option<&'a [u8]>>,
+        valid: &mut Vec<bool>,
+    ) {
+        valid.clear();
+        for v in values {
+            if let Some(v) = v {
+                self.bytes.extend_from_slice(v);
+            }
+            self.push_offset();
+            valid.push(v.is_some());
+        }
+        self.nulls.append_slice(valid);
+    }
+
+    /// The rows appended since the last call; the column starts again empty.
+    fn finish(&mut self) -> Result<StringArray, ArrowError> {
+        let rows = self.offsets.len() - 1;
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        let offsets = std::mem::replace(&mut self.offsets, offsets);
+        let capacity = self.bytes.len();
+        let bytes = std::mem::replace(&mut self.bytes, Vec::with_capacity(capacity));
+        if std::mem::take(&mut self.overflow) {
+            return Err(ArrowError::ComputeError(
+                "a batch's values of one string column pass 2 GiB".into(),
+            ));
+        }
+        StringArray::try_new(
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            Buffer::from_vec(bytes),
+            self.nulls.finish(),
+        )
     }
 }
 

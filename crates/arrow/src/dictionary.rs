@@ -52,21 +52,52 @@ impl DictionaryColumn {
     /// Appends `v`. Inlined into the loops that call it, for its comparison with the row
     /// before; the lookup of a changed value stays a call.
     #[inline(always)]
-    pub(crate) fn append_value(&mut self, v: &str) {
-        let v = v.as_bytes();
-        let key = match self.prev {
-            Some(k) if same_bytes(entry(&self.bytes, &self.offsets, k), v) => k,
-            _ => self.intern(v),
-        };
-        self.prev = Some(key);
+    pub(crate) fn append_value(&mut self, v: &[u8]) {
+        let key = self.key(v);
         self.keys.push(key);
         self.nulls.append_non_null();
+    }
+
+    /// Appends `values` (`None` for a null), with the validity of each row set at once;
+    /// `valid` is room for it.
+    #[inline(always)]
+    pub(crate) fn extend<'a>(
+        &mut self,
+        values: impl Iterator<Item = Option<&'a [u8]>>,
+        valid: &mut Vec<bool>,
+    ) {
+        valid.clear();
+        for v in values {
+            match v {
+                Some(v) => {
+                    let key = self.key(v);
+                    self.keys.push(key);
+                    valid.push(true);
+                }
+                None => {
+                    self.keys.push(0);
+                    valid.push(false);
+                }
+            }
+        }
+        self.nulls.append_slice(valid);
     }
 
     #[inline]
     pub(crate) fn append_null(&mut self) {
         self.keys.push(0);
         self.nulls.append_null();
+    }
+
+    /// The key of `v`: the row before's when it has the same value, else looked up.
+    #[inline(always)]
+    fn key(&mut self, v: &[u8]) -> i32 {
+        let key = match self.prev {
+            Some(k) if same_bytes(entry(&self.bytes, &self.offsets, k), v) => k,
+            _ => self.intern(v),
+        };
+        self.prev = Some(key);
+        key
     }
 
     /// The key of `v`, added if new.
@@ -200,7 +231,7 @@ mod tests {
         ];
         for v in rows {
             match v {
-                Some(v) => c.append_value(v),
+                Some(v) => c.append_value(v.as_bytes()),
                 None => c.append_null(),
             }
         }
@@ -214,8 +245,8 @@ mod tests {
         );
         assert_eq!(d.keys().null_count(), 2);
         // The next batch has a dictionary of its own values only.
-        c.append_value("a");
-        c.append_value("c");
+        c.append_value(b"a");
+        c.append_value(b"c");
         let a = c.finish().expect("finish");
         assert_eq!(a.as_dictionary::<Int32Type>().values().len(), 2);
         assert_eq!(strings(&a), [Some("a".to_string()), Some("c".to_string())]);
@@ -229,7 +260,7 @@ mod tests {
             .map(|i| format!("10.0.{}.{}", i % 97, i))
             .collect();
         for v in values.iter().chain(values.iter().rev()) {
-            c.append_value(v);
+            c.append_value(v.as_bytes());
         }
         let a = c.finish().expect("finish");
         assert_eq!(a.as_dictionary::<Int32Type>().values().len(), 5000);

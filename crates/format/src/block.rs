@@ -46,12 +46,14 @@ impl Block {
     }
 
     /// The text of field `slot` of record `row`, where `lines` are the lines the block was
-    /// parsed from; `None` for `-`.
+    /// parsed from; `None` for `-`. It is valid UTF-8 (a line's text cut at ASCII
+    /// separators), given as bytes: a `str` would check both ends once more.
     #[inline]
-    pub fn text<'a>(&self, lines: &[&'a str], slot: usize, row: usize) -> Option<&'a str> {
+    pub fn bytes<'a>(&self, lines: &[&'a str], slot: usize, row: usize) -> Option<&'a [u8]> {
         let i = slot * self.rows + row;
         let (start, end) = (*self.starts.get(i)? as usize, *self.ends.get(i)? as usize);
-        lines.get(row)?.get(start..end).filter(|t| *t != "-")
+        let line = lines.get(row)?.as_bytes();
+        line.get(start..end).filter(|t| *t != b"-")
     }
 
     fn reset(&mut self, slots: usize, rows: usize) {
@@ -102,6 +104,8 @@ impl RecordParser {
     pub fn parse_block(&self, lines: &[&str], block: &mut Block) -> bool {
         let (slots, rows) = (self.plan.len(), lines.len());
         block.reset(slots, rows);
+        // Slices, not the vectors: a store through one of them cannot move the other.
+        let (starts, ends) = (&mut block.starts[..], &mut block.ends[..]);
         for (row, line) in lines.iter().enumerate() {
             let line = line.as_bytes();
             if u32::try_from(line.len()).is_err() {
@@ -109,14 +113,16 @@ impl RecordParser {
             }
             let mut separators = Separators::new(line);
             let mut from = 0;
-            for slot in 0..slots {
+            // Field `slot`'s column starts at `slot * rows`.
+            let mut i = row;
+            for _ in 0..slots {
                 let Some(start) = next_token(&mut separators, &mut from, line.len()) else {
                     return false;
                 };
-                let i = slot * rows + row;
-                block.starts[i] = start as u32;
-                block.ends[i] = from as u32;
+                starts[i] = start as u32;
+                ends[i] = from as u32;
                 from += 1;
+                i += rows;
             }
             // Nothing but separators after the last field.
             let rest = line.get(from..).unwrap_or_default();
@@ -201,9 +207,9 @@ mod tests {
             .map(|row| {
                 (0..parser.layout().len())
                     .map(|slot| match parser.plan[slot].kind {
-                        FieldKind::Utf8 => {
-                            block.text(lines, slot, row).map_or(Value::Null, Value::Str)
-                        }
+                        FieldKind::Utf8 => block
+                            .bytes(lines, slot, row)
+                            .map_or(Value::Null, |b| Value::Str(std::str::from_utf8(b).unwrap())),
                         _ => match block.int_column(slot)[row] {
                             Block::NULL => Value::Null,
                             v => Value::Int(v),
