@@ -4,7 +4,6 @@ use crate::builder::FlowBatchBuilder;
 use crate::hour::{HourBucket, hour_bucket};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use memchr::memchr;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use vpcflow_format::{Block, Layout, LineError, RecordParser, Value};
@@ -134,35 +133,78 @@ impl FlowDecoder {
         // Record lines are gathered into blocks, read a column at a time; any other line
         // (a header, a blank or odd one) ends the block and is read on its own.
         let mut block = Lines::default();
+        let mut ends: Vec<usize> = Vec::with_capacity(BLOCK_LINES);
         let mut pos = 0;
-        while pos < data.len() {
-            let (line, next) = match memchr(b'\n', &data[pos..]) {
-                Some(i) => (&data[pos..pos + i], pos + i + 1),
-                None if eof => (&data[pos..], data.len()),
-                None => break,
+        loop {
+            // A region of whole lines, checked at once: free of NUL bytes and valid UTF-8
+            // (else each of its lines is checked on its own).
+            ends.clear();
+            ends.extend(
+                memchr::memchr_iter(b'\n', &data[pos..])
+                    .take(BLOCK_LINES)
+                    .map(|i| pos + i),
+            );
+            let Some(&region_end) = ends.last() else {
+                break;
             };
-            pos = next;
-            match vpcflow_format::record_text(line) {
-                Some(text) => {
-                    if block.raw.is_empty() {
-                        block.first_line = self.line + 1;
-                    }
-                    block.raw.push(line);
-                    block.text.push(text);
-                    self.line += 1;
-                    if block.raw.len() == BLOCK_LINES {
-                        self.decode_block(&mut block, &mut values, emit)?;
-                    }
-                }
-                None => {
-                    self.decode_block(&mut block, &mut values, emit)?;
-                    self.line += 1;
-                    self.decode_line(line, &mut values, emit)?;
-                }
+            let (region_start, region) = (pos, &data[pos..region_end]);
+            let text = vpcflow_format::plain_text(region);
+            for &end in &ends {
+                let line = &data[pos..end];
+                let record = match text {
+                    Some(t) => t
+                        .get(pos - region_start..end - region_start)
+                        .and_then(vpcflow_format::record_str),
+                    None => vpcflow_format::record_text(line),
+                };
+                pos = end + 1;
+                self.take_line(line, record, &mut block, &mut values, emit)?;
             }
+        }
+        if eof && pos < data.len() {
+            let line = &data[pos..];
+            pos = data.len();
+            self.take_line(
+                line,
+                vpcflow_format::record_text(line),
+                &mut block,
+                &mut values,
+                emit,
+            )?;
         }
         self.decode_block(&mut block, &mut values, emit)?;
         Ok(pos)
+    }
+
+    /// Takes the next line: into `block` where it is a record line (`record`, its text as
+    /// [`vpcflow_format::record_text`] gives it), else on its own, after the block.
+    fn take_line<'a>(
+        &mut self,
+        line: &'a [u8],
+        record: Option<&'a str>,
+        block: &mut Lines<'a>,
+        values: &mut Vec<Value<'a>>,
+        emit: &mut dyn FnMut(DecodeEvent<'_>),
+    ) -> Result<(), ArrowError> {
+        match record {
+            Some(text) => {
+                if block.raw.is_empty() {
+                    block.first_line = self.line + 1;
+                }
+                block.raw.push(line);
+                block.text.push(text);
+                self.line += 1;
+                if block.raw.len() == BLOCK_LINES {
+                    self.decode_block(block, values, emit)?;
+                }
+            }
+            None => {
+                self.decode_block(block, values, emit)?;
+                self.line += 1;
+                self.decode_line(line, values, emit)?;
+            }
+        }
+        Ok(())
     }
 
     /// Decodes the lines of `block` and empties it: at once where they are all plain

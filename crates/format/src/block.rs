@@ -72,15 +72,25 @@ impl Block {
 /// header line's start). `None` for any other line, and for a blank one.
 #[inline]
 pub fn record_text(line: &[u8]) -> Option<&str> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let first = *line.first()?;
-    if first.is_ascii_whitespace()
-        || first.is_ascii_lowercase()
-        || memchr::memchr(0, line).is_some()
-    {
-        return None;
+    record_str(plain_text(line)?)
+}
+
+/// `bytes` as text, where they are valid UTF-8 and free of NUL bytes: checked for many
+/// lines at once, their text is then cut into lines for [`record_str`].
+#[inline]
+pub fn plain_text(bytes: &[u8]) -> Option<&str> {
+    match memchr::memchr(0, bytes) {
+        None => simdutf8::basic::from_utf8(bytes).ok(),
+        Some(_) => None,
     }
-    simdutf8::basic::from_utf8(line).ok()
+}
+
+/// [`record_text`] for a line of [`plain_text`].
+#[inline]
+pub fn record_str(line: &str) -> Option<&str> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let first = *line.as_bytes().first()?;
+    (!first.is_ascii_whitespace() && !first.is_ascii_lowercase()).then_some(line)
 }
 
 /// A token of 1 to 19 decimal digits: none of those overflow a `u64`.

@@ -26,7 +26,7 @@ mod layout;
 mod record;
 mod scan;
 
-pub use block::{Block, record_text};
+pub use block::{Block, plain_text, record_str, record_text};
 pub use fields::{FIELDS, FieldDef, FieldKind, field_index};
 pub use layout::{FormatError, Layout, Slot};
 pub use record::{LineError, RecordParser, Value};
