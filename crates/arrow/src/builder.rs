@@ -1,6 +1,6 @@
 //! Column builders that take parsed records straight into Arrow arrays.
 
-use crate::dictionary::{DictionaryColumn, dictionary_type, repeated};
+use crate::dictionary::{DictionaryColumn, Run, dictionary_type, repeated};
 use crate::schema::flow_schema;
 use arrow::array::builder::NullBufferBuilder;
 use arrow::array::{
@@ -42,8 +42,6 @@ pub struct FlowBatchBuilder {
     unknown_names: Vec<Box<str>>,
     unknown: Option<MapBuilder<StringBuilder, StringBuilder>>,
     lines: Int64Builder,
-    /// Room for the validity of a block's rows in one column ([`Self::append_block`]).
-    valid: Vec<bool>,
     source: Arc<str>,
     flow_log_id: Option<Arc<str>>,
     rows: usize,
@@ -114,7 +112,6 @@ impl FlowBatchBuilder {
             unknown_names,
             unknown,
             lines: Int64Builder::with_capacity(capacity),
-            valid: Vec::new(),
             source,
             flow_log_id,
             rows: 0,
@@ -175,12 +172,10 @@ impl FlowBatchBuilder {
                 Column::Utf8(b) => b.extend(
                     rows.iter()
                         .map(|&row| block.bytes(lines, slot, row as usize)),
-                    &mut self.valid,
                 ),
                 Column::Dictionary(b) => b.extend(
                     rows.iter()
                         .map(|&row| block.bytes(lines, slot, row as usize)),
-                    &mut self.valid,
                 ),
                 // Each row's map takes its keys and values in turn, below.
                 Column::Unknown(_) => {}
@@ -283,16 +278,11 @@ impl<T: ArrowPrimitiveType> Ints<T> {
             Block::NULL => T::Native::default(),
             v => cast(v),
         }));
-        if rows.iter().all(|&row| value(row) != Block::NULL) {
-            self.nulls.append_n_non_nulls(rows.len());
-        } else {
-            for &row in rows {
-                match value(row) {
-                    Block::NULL => self.nulls.append_null(),
-                    _ => self.nulls.append_non_null(),
-                }
-            }
+        let mut run = Run::default();
+        for &row in rows {
+            run.push(&mut self.nulls, value(row) != Block::NULL);
         }
+        run.end(&mut self.nulls);
     }
 
     /// The rows appended since the last call; the column starts again empty.
@@ -349,23 +339,19 @@ impl Strings {
         self.nulls.append_null();
     }
 
-    /// Appends `values` (`None` for a null), with the validity of each row set at once;
-    /// `valid` is room for it.
+    /// Appends `values` (`None` for a null); the validity of each run of valid or null rows
+    /// is set at once.
     #[inline(always)]
-    fn extend<'a>(
-        &mut self,
-        values: impl Iterator<Item = Option<&'a [u8]>>,
-        valid: &mut Vec<bool>,
-    ) {
-        valid.clear();
+    fn extend<'a>(&mut self, values: impl Iterator<Item = Option<&'a [u8]>>) {
+        let mut run = Run::default();
         for v in values {
             if let Some(v) = v {
                 self.bytes.extend_from_slice(v);
             }
             self.push_offset();
-            valid.push(v.is_some());
+            run.push(&mut self.nulls, v.is_some());
         }
-        self.nulls.append_slice(valid);
+        run.end(&mut self.nulls);
     }
 
     /// The rows appended since the last call; the column starts again empty.

@@ -58,29 +58,20 @@ impl DictionaryColumn {
         self.nulls.append_non_null();
     }
 
-    /// Appends `values` (`None` for a null), with the validity of each row set at once;
-    /// `valid` is room for it.
+    /// Appends `values` (`None` for a null); the validity of each run of valid or null rows
+    /// is set at once.
     #[inline(always)]
-    pub(crate) fn extend<'a>(
-        &mut self,
-        values: impl Iterator<Item = Option<&'a [u8]>>,
-        valid: &mut Vec<bool>,
-    ) {
-        valid.clear();
+    pub(crate) fn extend<'a>(&mut self, values: impl Iterator<Item = Option<&'a [u8]>>) {
+        let mut run = Run::default();
         for v in values {
-            match v {
-                Some(v) => {
-                    let key = self.key(v);
-                    self.keys.push(key);
-                    valid.push(true);
-                }
-                None => {
-                    self.keys.push(0);
-                    valid.push(false);
-                }
-            }
+            let key = match v {
+                Some(v) => self.key(v),
+                None => 0,
+            };
+            self.keys.push(key);
+            run.push(&mut self.nulls, v.is_some());
         }
-        self.nulls.append_slice(valid);
+        run.end(&mut self.nulls);
     }
 
     #[inline]
@@ -141,6 +132,35 @@ impl DictionaryColumn {
             keys,
             Arc::new(values),
         )?))
+    }
+}
+
+/// A run of rows that are all valid or all null, whose validity is appended when it ends:
+/// a column's rows come in long runs of either.
+#[derive(Default)]
+pub(crate) struct Run {
+    valid: bool,
+    len: usize,
+}
+
+impl Run {
+    #[inline(always)]
+    pub(crate) fn push(&mut self, nulls: &mut NullBufferBuilder, valid: bool) {
+        if valid != self.valid {
+            self.end(nulls);
+            self.valid = valid;
+        }
+        self.len += 1;
+    }
+
+    /// Appends the run's validity; the run starts again empty.
+    #[inline]
+    pub(crate) fn end(&mut self, nulls: &mut NullBufferBuilder) {
+        match (std::mem::take(&mut self.len), self.valid) {
+            (0, _) => {}
+            (n, true) => nulls.append_n_non_nulls(n),
+            (n, false) => nulls.append_n_nulls(n),
+        }
     }
 }
 
