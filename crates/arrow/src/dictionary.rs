@@ -22,6 +22,9 @@ pub(crate) fn dictionary_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
+/// Up to this many distinct values in a batch, a value is looked for among them one by one.
+const FEW_VALUES: i32 = 8;
+
 /// Keys and distinct values of one string column of the batch being built.
 pub(crate) struct DictionaryColumn {
     keys: Vec<i32>,
@@ -91,18 +94,26 @@ impl DictionaryColumn {
         key
     }
 
-    /// The key of `v`, added if new.
+    /// The key of `v`, added if new. While the batch has met only a few values (a subnet, AZ,
+    /// direction or traffic path of a few), they are compared one by one: cheaper than a
+    /// hash of `v`.
     #[inline(never)]
     fn intern(&mut self, v: &[u8]) -> i32 {
-        let hash = self.hasher.hash_one(v);
         let (bytes, offsets) = (&self.bytes, &self.offsets);
-        if let Some(&k) = self
-            .table
-            .find(hash, |&k| same_bytes(entry(bytes, offsets, k), v))
+        let distinct = (offsets.len() - 1) as i32;
+        let few = distinct <= FEW_VALUES;
+        if few && let Some(k) = (0..distinct).find(|&k| same_bytes(entry(bytes, offsets, k), v)) {
+            return k;
+        }
+        let hash = self.hasher.hash_one(v);
+        if !few
+            && let Some(&k) = self
+                .table
+                .find(hash, |&k| same_bytes(entry(bytes, offsets, k), v))
         {
             return k;
         }
-        let k = (self.offsets.len() - 1) as i32;
+        let k = distinct;
         self.bytes.extend_from_slice(v);
         self.offsets.push(self.bytes.len() as i32);
         let (bytes, offsets, hasher) = (&self.bytes, &self.offsets, &self.hasher);
