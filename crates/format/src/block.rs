@@ -8,7 +8,7 @@
 //! whole block go back to [`RecordParser::parse`], line by line, which says what is wrong.
 
 use crate::fields::FieldKind;
-use crate::record::{MILLIS_THRESHOLD, RecordParser, next_token};
+use crate::record::{RecordParser, next_token, plain_decimal};
 use crate::scan::Separators;
 
 /// The tokens and integer values of a block of records, column by column.
@@ -93,18 +93,6 @@ pub fn record_str(line: &str) -> Option<&str> {
     (!first.is_ascii_whitespace() && !first.is_ascii_lowercase()).then_some(line)
 }
 
-/// A token of 1 to 19 decimal digits: none of those overflow a `u64`.
-#[inline]
-fn plain_decimal(tok: &[u8]) -> Option<u64> {
-    if tok.is_empty() || tok.len() > 19 {
-        return None;
-    }
-    tok.iter().try_fold(0u64, |n, &b| {
-        let d = b.wrapping_sub(b'0');
-        (d < 10).then(|| n * 10 + u64::from(d))
-    })
-}
-
 impl RecordParser {
     /// Reads `lines`, each as [`record_text`] gives it, into `block`. Returns `false`, with
     /// nothing meaningful in `block`, when any of them is not a record of the layout whose
@@ -141,12 +129,12 @@ impl RecordParser {
             }
         }
         for (slot, plan) in self.plan.iter().enumerate() {
-            let limit = match plan.kind {
-                FieldKind::Utf8 => continue,
-                FieldKind::Int32 => i32::MAX as u64,
-                FieldKind::Int64 => i64::MAX as u64,
-            };
-            let limit = plan.max.map_or(limit, |max| max.min(limit));
+            if plan.kind == FieldKind::Utf8 {
+                continue;
+            }
+            let limit = plan
+                .max
+                .map_or(plan.type_max(), |max| max.min(plan.type_max()));
             let column = slot * rows..(slot + 1) * rows;
             let (starts, ends) = (&block.starts[column.clone()], &block.ends[column.clone()]);
             for (((out, line), &start), &end) in block.ints[column]
@@ -165,11 +153,7 @@ impl RecordParser {
                 let Some(n) = plain_decimal(tok).filter(|n| *n <= limit) else {
                     return false;
                 };
-                let mut v = n as i64;
-                if plan.is_time && v >= MILLIS_THRESHOLD {
-                    v /= 1000;
-                }
-                *out = v;
+                *out = plan.int_value(n);
             }
         }
         true

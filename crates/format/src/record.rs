@@ -79,15 +79,37 @@ pub enum LineError {
 }
 
 /// `start`/`end` above this are taken as milliseconds (1e11 s is the year 5138).
-pub(crate) const MILLIS_THRESHOLD: i64 = 100_000_000_000;
+const MILLIS_THRESHOLD: i64 = 100_000_000_000;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SlotPlan {
     pub(crate) kind: FieldKind,
     name: &'static str,
-    pub(crate) is_time: bool,
+    is_time: bool,
     /// The field's own limit, below its type's (ports, protocol numbers).
     pub(crate) max: Option<u64>,
+}
+
+impl SlotPlan {
+    /// The largest value the field's integer type holds.
+    pub(crate) fn type_max(&self) -> u64 {
+        match self.kind {
+            FieldKind::Int32 => i32::MAX as u64,
+            _ => i64::MAX as u64,
+        }
+    }
+
+    /// The value of an integer field that read `n` (at most [`type_max`](Self::type_max)):
+    /// `start` and `end` in milliseconds become seconds.
+    #[inline]
+    pub(crate) fn int_value(&self, n: u64) -> i64 {
+        let v = n as i64;
+        if self.is_time && v >= MILLIS_THRESHOLD {
+            v / 1000
+        } else {
+            v
+        }
+    }
 }
 
 /// The largest valid value of a field, where it is below its type's.
@@ -122,10 +144,22 @@ fn decimal(input: &[u8]) -> IResult<&[u8], u64> {
         return dec_u64(input);
     }
     let (number, rest) = input.split_at(digits);
-    let n = number.iter().fold(0u64, |n, &d| {
-        n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
-    });
-    Ok((rest, n))
+    match plain_decimal(number) {
+        Some(n) => Ok((rest, n)),
+        None => dec_u64(input),
+    }
+}
+
+/// A token of 1 to 19 decimal digits and nothing else: none of those overflow a `u64`.
+#[inline]
+pub(crate) fn plain_decimal(tok: &[u8]) -> Option<u64> {
+    if tok.is_empty() || tok.len() > 19 {
+        return None;
+    }
+    tok.iter().try_fold(0u64, |n, &b| {
+        let d = b.wrapping_sub(b'0');
+        (d < 10).then(|| n * 10 + u64::from(d))
+    })
 }
 
 fn shorten(bytes: &[u8]) -> String {
@@ -253,7 +287,7 @@ impl RecordParser {
             FieldKind::Utf8 => tok_text.map(Value::Str).ok_or(LineError::NotUtf8 {
                 position: position + 1,
             }),
-            kind => {
+            FieldKind::Int32 | FieldKind::Int64 => {
                 let parsed: IResult<&[u8], u64> = all_consuming(decimal).parse(tok);
                 let Ok((_, n)) = parsed else {
                     return Err(LineError::NotInteger {
@@ -261,12 +295,7 @@ impl RecordParser {
                         value: shorten(tok),
                     });
                 };
-                let limit = if kind == FieldKind::Int32 {
-                    i32::MAX as u64
-                } else {
-                    i64::MAX as u64
-                };
-                if n > limit {
+                if n > plan.type_max() {
                     return Err(LineError::OutOfRange {
                         field: plan.name,
                         value: n,
@@ -281,11 +310,7 @@ impl RecordParser {
                         max,
                     });
                 }
-                let mut v = n as i64;
-                if plan.is_time && v >= MILLIS_THRESHOLD {
-                    v /= 1000;
-                }
-                Ok(Value::Int(v))
+                Ok(Value::Int(plan.int_value(n)))
             }
         }
     }
